@@ -1,0 +1,313 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/internal/normalize"
+	"github.com/gatehouse-auth/gatehouse/internal/secret"
+)
+
+// SignUpInput is a self-service sign-up.
+type SignUpInput struct {
+	Email    string
+	Password string
+	Name     string
+	Client   Client
+	// Replaces is the session the browser presented, if any.
+	Replaces string
+}
+
+// SignUp creates an account with a password and signs it in through
+// Complete. A taken email answers CodeEmailTaken (email verification, which
+// hides that, is a separate mode); the password is hashed before the insert
+// either way, so both answers take the same time. Of concurrent sign-ups
+// with one email exactly one succeeds.
+func (a *Auth) SignUp(ctx context.Context, in SignUpInput) (Result, error) {
+	u, err := a.newUser(in.Email, in.Name, nil, false)
+	if err != nil {
+		return Result{}, err
+	}
+	pw, err := a.newPassword(in.Password, u.Email)
+	if err != nil {
+		return Result{}, err
+	}
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return Result{}, hashError(err)
+	}
+	if err := a.insertUser(ctx, u, hash); err != nil {
+		return Result{}, err
+	}
+	a.afterSignUp(ctx, u)
+	return a.Complete(ctx, Authentication{User: u, AMR: []string{AMRPassword}, AAL: 1, Client: in.Client, Replaces: in.Replaces})
+}
+
+func (a *Auth) afterSignUp(ctx context.Context, u User) {
+	for _, p := range a.plugins {
+		if p.Hooks.AfterSignUp != nil {
+			if err := p.Hooks.AfterSignUp(ctx, u); err != nil {
+				a.log.ErrorContext(ctx, "plugin AfterSignUp hook failed", "plugin", p.Name, "err", err)
+			}
+		}
+	}
+}
+
+// SignInInput is a password sign-in.
+type SignInInput struct {
+	Email    string
+	Password string
+	Client   Client
+	// Replaces is the session the browser presented, if any; it is revoked
+	// and a new token issued (no session fixation).
+	Replaces string
+}
+
+var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "The email or password is incorrect."}
+
+// SignIn verifies an email and password and completes the sign-in. A failure
+// looks and takes the same whether or not the account exists: unknown
+// emails cost a dummy argon2id verification, and every failure is
+// CodeInvalidCredentials. Only after the password was right does a disabled
+// account learn it is disabled. A hash that is not argon2id with the
+// current cost is upgraded on success.
+func (a *Auth) SignIn(ctx context.Context, in SignInInput) (Result, error) {
+	_, norm, emailErr := normalize.Email(in.Email)
+	pw, pwErr := normalize.Password(in.Password)
+	if emailErr != nil || pwErr != nil {
+		// No account can match; still spend the same work.
+		if err := a.hasher.DummyVerify(ctx, in.Password[:min(len(in.Password), normalize.MaxPasswordBytes)]); err != nil {
+			return Result{}, hashError(err)
+		}
+		return Result{}, errInvalidCredentials
+	}
+	u, hash, err := a.store.UserCredentials(ctx, norm)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Result{}, storeError("load credentials", err, nil)
+	}
+	if err != nil || hash == "" {
+		if err := a.hasher.DummyVerify(ctx, pw); err != nil {
+			return Result{}, hashError(err)
+		}
+		return Result{}, errInvalidCredentials
+	}
+	ok, rehash, err := a.hasher.Verify(ctx, pw, hash)
+	if err != nil {
+		if errors.Is(err, secret.ErrMalformedHash) || errors.Is(err, secret.ErrUnsupportedHash) {
+			a.log.ErrorContext(ctx, "stored password hash unusable", "user_id", u.ID, "err", err)
+			return Result{}, errInvalidCredentials
+		}
+		return Result{}, hashError(err)
+	}
+	if !ok {
+		a.log.InfoContext(ctx, "sign-in failed", "reason", "password")
+		return Result{}, errInvalidCredentials
+	}
+	if rehash && !u.Disabled {
+		a.upgradeHash(ctx, u.ID, hash, pw)
+	}
+	return a.Complete(ctx, Authentication{User: u, AMR: []string{AMRPassword}, AAL: 1, Client: in.Client, Replaces: in.Replaces})
+}
+
+// upgradeHash re-hashes a password with the current cost after a successful
+// verify. Failure is logged, never fatal: the old hash still works.
+func (a *Auth) upgradeHash(ctx context.Context, userID, oldHash, pw string) {
+	newHash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		a.log.WarnContext(ctx, "password rehash skipped", "user_id", userID, "err", err)
+		return
+	}
+	if _, err := a.store.UpgradePasswordHash(ctx, userID, oldHash, newHash); err != nil {
+		a.log.WarnContext(ctx, "password rehash not stored", "user_id", userID, "err", err)
+		return
+	}
+	a.log.InfoContext(ctx, "password hash upgraded", "user_id", userID)
+}
+
+var errIncorrectPassword = &Error{Code: CodeIncorrectPassword, Field: "password", Message: "The password is incorrect."}
+
+// checkPassword verifies the principal's own password.
+func (a *Auth) checkPassword(ctx context.Context, p Principal, password string) error {
+	pw, err := normalize.Password(password)
+	if err != nil {
+		return errIncorrectPassword
+	}
+	u, hash, err := a.store.UserCredentials(ctx, p.User.EmailNormalized)
+	if err != nil {
+		return storeError("load credentials", err, errUnauthenticated)
+	}
+	if u.ID != p.User.ID || hash == "" {
+		return errIncorrectPassword
+	}
+	ok, _, err := a.hasher.Verify(ctx, pw, hash)
+	if err != nil {
+		if errors.Is(err, secret.ErrMalformedHash) || errors.Is(err, secret.ErrUnsupportedHash) {
+			return errIncorrectPassword
+		}
+		return hashError(err)
+	}
+	if !ok {
+		return errIncorrectPassword
+	}
+	return nil
+}
+
+// Reauthenticate proves again who the principal is and refreshes the
+// session's authenticated_at, opening the re-authentication window for
+// sensitive actions. It returns the updated session.
+func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string) (Session, error) {
+	if err := a.checkPassword(ctx, p, password); err != nil {
+		return Session{}, err
+	}
+	now := a.Now()
+	amr := p.Session.AMR
+	if !slices.Contains(amr, AMRPassword) {
+		amr = append(append([]string(nil), amr...), AMRPassword)
+	}
+	if err := a.store.MarkAuthenticated(ctx, p.Session.ID, now, amr, p.Session.AAL); err != nil {
+		return Session{}, storeError("mark authenticated", err, errUnauthenticated)
+	}
+	a.invalidateSession(p.Session.ID)
+	s := p.Session
+	s.AuthenticatedAt, s.AMR = now, amr
+	return s, nil
+}
+
+// RequireRecentAuthentication returns CodeReauthenticationRequired unless the
+// principal's session proved its identity within Config.ReauthWindow.
+func (a *Auth) RequireRecentAuthentication(p Principal) error {
+	if a.Now().Sub(p.Session.AuthenticatedAt) > a.cfg.ReauthWindow {
+		return &Error{Code: CodeReauthenticationRequired, Message: "Please confirm your password to continue."}
+	}
+	return nil
+}
+
+// ChangePassword replaces the principal's password after checking the
+// current one. In one transaction every other session is revoked and the
+// current one is replaced by a new session (new token) authenticated now;
+// the result carries the new token. Two concurrent changes from one session
+// cannot both succeed.
+func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next string, client Client) (Result, error) {
+	if err := a.checkPassword(ctx, p, current); err != nil {
+		if e, ok := err.(*Error); ok && e.Code == CodeIncorrectPassword {
+			return Result{}, &Error{Code: CodeIncorrectPassword, Field: "current_password", Message: e.Message}
+		}
+		return Result{}, err
+	}
+	pw, err := a.newPassword(next, p.User.Email)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Field = "new_password"
+		}
+		return Result{}, err
+	}
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return Result{}, hashError(err)
+	}
+	now := a.Now()
+	token := secret.NewToken()
+	s := p.Session
+	s.ID = secret.NewID("ses")
+	s.TokenHash = secret.HashToken(token)
+	s.CreatedAt, s.LastSeenAt, s.AuthenticatedAt = now, now, now
+	s.AbsoluteExpiresAt = now.Add(a.cfg.SessionLifetime)
+	s.IP, s.UserAgent = client.IP, truncate(client.UserAgent, 512)
+	err = a.store.ChangePassword(ctx, p.User.ID, hash, p.Session.ID, s, now)
+	a.invalidateUser(p.User.ID)
+	if err != nil {
+		return Result{}, storeError("change password", err, errUnauthenticated)
+	}
+	a.log.InfoContext(ctx, "password changed", "user_id", p.User.ID, "session_id", s.ID)
+	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
+}
+
+// UpdateProfile changes the fields a user may change about themselves
+// (today: the display name) and returns the updated user.
+func (a *Auth) UpdateProfile(ctx context.Context, p Principal, name string) (User, error) {
+	n, err := parseName(name)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := a.store.UpdateUserName(ctx, p.User.ID, n, a.Now())
+	a.invalidateUser(p.User.ID)
+	if err != nil {
+		return User{}, storeError("update profile", err, errUnauthenticated)
+	}
+	return u, nil
+}
+
+// DeleteAccount deletes the principal's account and every session of it. It
+// requires a recent re-authentication.
+func (a *Auth) DeleteAccount(ctx context.Context, p Principal) error {
+	if err := a.RequireRecentAuthentication(p); err != nil {
+		return err
+	}
+	err := a.store.DeleteUser(ctx, p.User.ID)
+	a.invalidateUser(p.User.ID)
+	if err != nil {
+		return storeError("delete user", err, errUnauthenticated)
+	}
+	a.log.InfoContext(ctx, "account deleted", "user_id", p.User.ID)
+	return nil
+}
+
+// newPassword normalizes a new password and applies the policy, with the
+// product name and the account's email as context words.
+func (a *Auth) newPassword(password, email string) (string, error) {
+	pw, err := normalize.Password(password)
+	if err != nil {
+		return "", passwordError(err)
+	}
+	local, _, _ := strings.Cut(email, "@")
+	if err := a.policy.Check(pw, a.cfg.ProductName, email, local); err != nil {
+		return "", passwordError(err)
+	}
+	return pw, nil
+}
+
+func passwordError(err error) *Error {
+	msg := "Choose a different password."
+	var pe *normalize.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		msg = pe.Error()
+	case errors.Is(err, normalize.ErrPasswordTooLong):
+		msg = "Use a password of at most 4096 bytes."
+	case errors.Is(err, normalize.ErrPasswordInvalid):
+		msg = "The password contains characters that cannot be used."
+	}
+	return &Error{Code: CodeInvalidPassword, Field: "password", Message: msg, Err: err}
+}
+
+func parseEmail(s string) (display, norm string, err error) {
+	display, norm, err = normalize.Email(s)
+	if err != nil {
+		return "", "", &Error{Code: CodeInvalidEmail, Field: "email", Message: "Enter a valid email address, like name@example.com.", Err: err}
+	}
+	return display, norm, nil
+}
+
+// maxNameLen bounds display names, in code points.
+const maxNameLen = 100
+
+func parseName(s string) (string, error) {
+	bad := &Error{Code: CodeInvalidName, Field: "name", Message: "Use a name of at most 100 characters, without control characters."}
+	if !utf8.ValidString(s) {
+		return "", bad
+	}
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxNameLen {
+		return "", bad
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) && r != '\u200d' {
+			return "", bad
+		}
+	}
+	return s, nil
+}

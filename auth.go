@@ -1,0 +1,162 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/normalize"
+	"github.com/gatehouse-auth/gatehouse/internal/secret"
+)
+
+// Auth is the core service. Create it with New; it is safe for concurrent
+// use and holds no global state, so several can live in one process.
+type Auth struct {
+	cfg     Config
+	store   Store
+	clock   Clock
+	log     *slog.Logger
+	pool    *secret.Pool
+	hasher  *secret.Hasher
+	policy  normalize.Policy
+	cache   *sessionCache
+	plugins []Plugin
+	// perms maps a role to the permissions it grants (admin includes
+	// PermissionAdmin).
+	perms map[string][]string
+}
+
+// touchInterval throttles last_seen writes to one a minute per session.
+const touchInterval = time.Minute
+
+var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// New validates cfg, applies defaults and returns a ready Auth over store.
+// The store must already be migrated (see the store packages' Migrate). New
+// never panics on bad configuration; it returns an error that says what to
+// fix.
+func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
+	if store == nil {
+		return nil, errors.New("gatehouse.New: a Store is required (for example store/sqlite.Open)")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("gatehouse.New: %w", err)
+	}
+	o := options{clock: systemClock{}, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	seen := map[string]bool{}
+	for _, p := range o.plugins {
+		if !pluginName.MatchString(p.Name) || seen[p.Name] {
+			return nil, fmt.Errorf("gatehouse.New: plugin name %q must be unique, lower-case letters, digits and underscores", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	params := secret.DefaultParams
+	if o.hashCost != nil {
+		params = *o.hashCost
+	}
+	workers := cfg.HashWorkers
+	if workers == 0 {
+		workers = max(runtime.GOMAXPROCS(0)-1, 1)
+	}
+	pool := secret.NewPool(secret.PoolConfig{Workers: workers, Queue: cfg.HashQueue, MaxWait: cfg.HashMaxWait})
+	hasher, err := secret.NewHasher(params, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("gatehouse.New: password hashing: %w", err)
+	}
+	perms := map[string][]string{}
+	for role, ps := range cfg.Roles {
+		perms[role] = slices.Clone(ps)
+	}
+	if !slices.Contains(perms["admin"], PermissionAdmin) {
+		perms["admin"] = append(perms["admin"], PermissionAdmin)
+	}
+	a := &Auth{
+		cfg:     cfg,
+		store:   store,
+		clock:   o.clock,
+		log:     o.logger,
+		pool:    pool,
+		hasher:  hasher,
+		policy:  normalize.Policy{MinLength: cfg.PasswordMinLength},
+		plugins: o.plugins,
+		perms:   perms,
+	}
+	if cfg.SessionCacheTTL > 0 {
+		a.cache = newSessionCache(cfg.SessionCacheTTL, cfg.SessionCacheSize)
+	}
+	return a, nil
+}
+
+// Close stops the hashing pool, waiting for running hashes. It does not
+// close the store, which the caller opened.
+func (a *Auth) Close() error {
+	a.pool.Close()
+	return nil
+}
+
+// Config returns the validated configuration with defaults applied.
+func (a *Auth) Config() Config { return a.cfg }
+
+// Store returns the store Auth was built on (for readiness checks and
+// plugins).
+func (a *Auth) Store() Store { return a.store }
+
+// Plugins returns the plugins passed to New, in order.
+func (a *Auth) Plugins() []Plugin { return slices.Clone(a.plugins) }
+
+// Logger returns the injected logger.
+func (a *Auth) Logger() *slog.Logger { return a.log }
+
+// Now returns the injected clock's time, in UTC.
+func (a *Auth) Now() time.Time { return a.clock.Now().UTC() }
+
+// HashPoolStats reports the password-hashing pool's load, for metrics.
+func (a *Auth) HashPoolStats() (running, waiting int) {
+	s := a.pool.Stats()
+	return s.Running, s.Waiting
+}
+
+// permissionsOf returns the permission set the roles grant.
+func (a *Auth) permissionsOf(roles []string) map[string]bool {
+	set := make(map[string]bool)
+	for _, r := range roles {
+		for _, p := range a.perms[r] {
+			set[p] = true
+		}
+	}
+	return set
+}
+
+// storeError turns a store error into the error a caller should see:
+// ErrNotFound passes through as notFound (if given), anything else is an
+// internal error (fail closed).
+func storeError(op string, err error, notFound *Error) error {
+	if notFound != nil && errors.Is(err, ErrNotFound) {
+		return notFound
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: CodeUnavailable, Message: "The request was cancelled or timed out.", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return internalError(op, err)
+}
+
+// hashError maps a hashing-pool failure to a client-facing error.
+func hashError(err error) error {
+	if errors.Is(err, secret.ErrOverloaded) || errors.Is(err, secret.ErrClosed) {
+		return &Error{Code: CodeOverloaded, Message: "The server is busy. Please try again in a moment.", RetryAfter: 2 * time.Second, Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: CodeUnavailable, Message: "The request was cancelled or timed out.", Err: err}
+	}
+	return internalError("password hash", err)
+}

@@ -1,0 +1,298 @@
+package gatehouse_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authtest"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const pw = "correct horse battery staple"
+
+func TestConfigValidation(t *testing.T) {
+	store := authtest.Store(t)
+	cases := []struct {
+		name    string
+		cfg     gatehouse.Config
+		wantErr string
+		dev     bool
+	}{
+		{"missing public URL", gatehouse.Config{}, "PublicURL is required", false},
+		{"http on a public host", gatehouse.Config{PublicURL: "http://auth.example.com"}, "production needs an https public URL", false},
+		{"http on a private address", gatehouse.Config{PublicURL: "http://10.0.0.1:8080"}, "https", false},
+		{"ftp", gatehouse.Config{PublicURL: "ftp://x.example"}, "must start with https://", false},
+		{"path", gatehouse.Config{PublicURL: "https://x.example/auth"}, "must not have a path", false},
+		{"localhost", gatehouse.Config{PublicURL: "http://localhost:8080"}, "", true},
+		{"127.0.0.1", gatehouse.Config{PublicURL: "http://127.0.0.1:1234"}, "", true},
+		{"::1", gatehouse.Config{PublicURL: "http://[::1]:8080"}, "", true},
+		{"https", gatehouse.Config{PublicURL: "https://auth.example.com"}, "", false},
+		{"bad base path", gatehouse.Config{PublicURL: "https://a.example", BasePath: "auth/"}, "BasePath", false},
+		{"min length too low", gatehouse.Config{PublicURL: "https://a.example", PasswordMinLength: 6}, "PasswordMinLength", false},
+		{"min length too high", gatehouse.Config{PublicURL: "https://a.example", PasswordMinLength: 65}, "PasswordMinLength", false},
+		{"bad allowlist origin", gatehouse.Config{PublicURL: "https://a.example", RedirectAllowlist: []string{"https://a.example/path"}}, "not an origin", false},
+		{"bad proxy", gatehouse.Config{PublicURL: "https://a.example", TrustedProxies: []string{"nope"}}, "TrustedProxies", false},
+		{"protocol-relative landing", gatehouse.Config{PublicURL: "https://a.example", AfterSignInPath: "//evil"}, "AfterSignInPath", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := gatehouse.New(tc.cfg, store, gatehouse.WithInsecurePasswordHashingForTests())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if a.Config().Development() != tc.dev {
+				t.Fatalf("Development() = %v", a.Config().Development())
+			}
+			if a.Config().SessionCacheTTL > 10*time.Second || a.Config().BasePath != "/auth" {
+				t.Fatalf("defaults not applied: %+v", a.Config())
+			}
+		})
+	}
+	if _, err := gatehouse.New(gatehouse.Config{PublicURL: "https://a.example"}, nil); err == nil {
+		t.Fatal("New without a store succeeded")
+	}
+}
+
+func signUp(t *testing.T, a *gatehouse.Auth, email string) gatehouse.Result {
+	t.Helper()
+	res, err := a.SignUp(t.Context(), gatehouse.SignUpInput{Email: email, Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestCompleteHooks(t *testing.T) {
+	var calls []string
+	refuse := gatehouse.Plugin{Name: "ban", Hooks: gatehouse.Hooks{
+		BeforeSession: func(ctx context.Context, a gatehouse.Authentication) (*gatehouse.Challenge, error) {
+			calls = append(calls, "ban")
+			if strings.HasPrefix(a.User.Email, "banned") {
+				return nil, &gatehouse.Error{Code: gatehouse.CodeAccountDisabled, Message: "Banned."}
+			}
+			return nil, nil
+		},
+		AfterSignUp: func(ctx context.Context, u gatehouse.User) error { calls = append(calls, "signup"); return nil },
+	}}
+	mfa := gatehouse.Plugin{Name: "mfa", Hooks: gatehouse.Hooks{
+		BeforeSession: func(ctx context.Context, a gatehouse.Authentication) (*gatehouse.Challenge, error) {
+			calls = append(calls, "mfa")
+			if strings.HasPrefix(a.User.Email, "mfa") && a.AAL < 2 {
+				return &gatehouse.Challenge{Methods: []string{"totp"}}, nil
+			}
+			return nil, nil
+		},
+		AfterSession: func(ctx context.Context, u gatehouse.User, s gatehouse.Session) error {
+			calls = append(calls, "after")
+			return errors.New("logged, not returned")
+		},
+	}}
+	a := authtest.New(t, gatehouse.Config{}, gatehouse.WithPlugins(refuse, mfa))
+
+	res := signUp(t, a, "ok@example.com")
+	if res.Status != gatehouse.StatusSignedIn || res.Token == "" {
+		t.Fatalf("result %+v", res)
+	}
+	if got := strings.Join(calls, ","); got != "signup,ban,mfa,after" {
+		t.Fatalf("hook order %s", got)
+	}
+
+	_, err := a.SignUp(t.Context(), gatehouse.SignUpInput{Email: "banned@example.com", Password: pw})
+	if gatehouse.ErrorCode(err) != gatehouse.CodeAccountDisabled {
+		t.Fatalf("refusing hook: %v", err)
+	}
+	res, err = a.SignUp(t.Context(), gatehouse.SignUpInput{Email: "mfa@example.com", Password: pw})
+	if err != nil || res.Status != gatehouse.StatusMFARequired || res.Token != "" || res.Methods[0] != "totp" {
+		t.Fatalf("challenge: %+v %v", res, err)
+	}
+	// No session exists for the challenged user.
+	u, err := a.FindUser(t.Context(), "mfa@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := a.RevokeUserSessions(t.Context(), u.ID); n != 0 {
+		t.Fatalf("challenged sign-in left %d sessions", n)
+	}
+	// Password sign-in goes through the same hooks: it cannot bypass them.
+	res, err = a.SignIn(t.Context(), gatehouse.SignInInput{Email: "mfa@example.com", Password: pw})
+	if err != nil || res.Status != gatehouse.StatusMFARequired {
+		t.Fatalf("sign-in bypassed the challenge: %+v %v", res, err)
+	}
+	// A verified second factor (AAL 2) completes.
+	res, err = a.Complete(t.Context(), gatehouse.Authentication{User: u, AMR: []string{"pwd", "otp"}, AAL: 2})
+	if err != nil || res.Status != gatehouse.StatusSignedIn || res.Session.AAL != 2 {
+		t.Fatalf("complete at AAL 2: %+v %v", res, err)
+	}
+	if _, err := a.Complete(t.Context(), gatehouse.Authentication{User: u}); err == nil {
+		t.Fatal("Complete without amr/aal succeeded")
+	}
+}
+
+func TestImportedBcryptUpgradedOnSignIn(t *testing.T) {
+	a := authtest.New(t, gatehouse.Config{})
+	store := a.Store()
+	hash, _ := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	u, err := a.ImportUser(t.Context(), gatehouse.ImportedUser{Email: "old@example.com", PasswordHash: string(hash), Roles: []string{"editor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ImportUser(t.Context(), gatehouse.ImportedUser{Email: "bad@example.com", PasswordHash: "$1$md5$nope"}); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidRequest {
+		t.Fatalf("unsupported hash accepted: %v", err)
+	}
+	if _, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: "old@example.com", Password: "wrong password"}); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: "old@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := store.UserCredentials(t.Context(), u.EmailNormalized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "$argon2id$") {
+		t.Fatalf("hash not upgraded: %.10s…", stored)
+	}
+	if _, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: "old@example.com", Password: pw}); err != nil {
+		t.Fatalf("sign-in after upgrade: %v", err)
+	}
+}
+
+func TestCostChangeUpgradesHash(t *testing.T) {
+	store := authtest.Store(t)
+	cheap := authtest.NewWithStore(t, store, gatehouse.Config{})
+	signUp(t, cheap, "cost@example.com")
+	_, before, _ := store.UserCredentials(t.Context(), "cost@example.com")
+	// The same database under the default (production) cost.
+	full, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080"}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	if _, err := full.SignIn(t.Context(), gatehouse.SignInInput{Email: "cost@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, after, _ := store.UserCredentials(t.Context(), "cost@example.com")
+	if after == before || !strings.Contains(after, "m=19456,t=2,p=1") {
+		t.Fatalf("hash not upgraded to the configured cost: %.40s…", after)
+	}
+}
+
+func TestRevocationBeatsTheCache(t *testing.T) {
+	a := authtest.New(t, gatehouse.Config{})
+	res := signUp(t, a, "cache@example.com")
+	p, err := a.Authenticate(t.Context(), res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cached now; revocation on this node must still take effect at once.
+	if _, err := a.Authenticate(t.Context(), res.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeSession(t.Context(), p, p.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(t.Context(), res.Token); gatehouse.ErrorCode(err) != gatehouse.CodeUnauthenticated {
+		t.Fatalf("revoked session still accepted: %v", err)
+	}
+
+	// Concurrent checks racing a disable never see the session afterwards.
+	res = signUp(t, a, "race@example.com")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					a.Authenticate(context.Background(), res.Token)
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := a.SetDisabled(t.Context(), res.User.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		if _, err := a.Authenticate(t.Context(), res.Token); err == nil {
+			t.Fatal("disabled user's session accepted after SetDisabled returned")
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func TestRoleChangeVisibleAtOnce(t *testing.T) {
+	a := authtest.New(t, gatehouse.Config{Roles: map[string][]string{"editor": {"notes:write"}}})
+	res := signUp(t, a, "roles@example.com")
+	p, _ := a.Authenticate(t.Context(), res.Token)
+	if p.Can("notes:write") || p.Can(gatehouse.PermissionAdmin) {
+		t.Fatal("fresh user has permissions")
+	}
+	if err := a.SetRoles(t.Context(), res.User.ID, []string{"editor", "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = a.Authenticate(t.Context(), res.Token)
+	if !p.Can("notes:write") || !p.Can(gatehouse.PermissionAdmin) {
+		t.Fatalf("roles not applied: %v", p.Permissions)
+	}
+	if err := a.SetRoles(t.Context(), res.User.ID, []string{"Bad Role"}); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidRequest {
+		t.Fatalf("bad role name: %v", err)
+	}
+	if err := a.SetRoles(t.Context(), "usr_nobody", nil); gatehouse.ErrorCode(err) != gatehouse.CodeNotFound {
+		t.Fatalf("unknown user: %v", err)
+	}
+	st := a.State(gatehouse.WithPrincipal(t.Context(), p))
+	if !st.SignedIn || !st.Can("notes:write") || !st.HasRole("editor") || st.SignOutURL != "/auth/sign-out" {
+		t.Fatalf("AuthState %+v", st)
+	}
+	if a.State(t.Context()).SignedIn {
+		t.Fatal("anonymous AuthState signed in")
+	}
+}
+
+func TestHashingOverloadIsA503(t *testing.T) {
+	a := authtest.New(t, gatehouse.Config{HashWorkers: 1, HashQueue: 1, HashMaxWait: time.Millisecond})
+	// Flood far beyond one worker and a queue of one: some calls must be shed
+	// with CodeOverloaded, none may fail otherwise.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[gatehouse.Code]int{}
+	for range 64 {
+		wg.Go(func() {
+			_, err := a.SignIn(context.Background(), gatehouse.SignInInput{Email: "nobody@example.com", Password: pw})
+			mu.Lock()
+			codes[gatehouse.ErrorCode(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[gatehouse.CodeOverloaded] == 0 || codes[gatehouse.CodeInvalidCredentials] == 0 || len(codes) != 2 {
+		t.Fatalf("outcomes %v", codes)
+	}
+}
+
+func TestErrorType(t *testing.T) {
+	cause := errors.New("disk on fire")
+	e := &gatehouse.Error{Code: gatehouse.CodeNotFound, Message: "No such user.", Err: cause}
+	if !errors.Is(e, cause) || !errors.Is(e, gatehouse.ErrNotFound) || gatehouse.ErrorCode(e) != gatehouse.CodeNotFound {
+		t.Fatal("Error does not unwrap or match by code")
+	}
+	if gatehouse.ErrorCode(cause) != gatehouse.CodeInternal {
+		t.Fatal("unknown errors must be internal")
+	}
+}

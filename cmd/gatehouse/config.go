@@ -1,0 +1,658 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// envPrefix prefixes every configuration variable.
+const envPrefix = "GATEHOUSE_"
+
+// rawConfig is the configuration as written: a YAML file, then environment
+// variables on top. Every yaml key is its env name lower-cased (a test pins
+// this). Values stay strings until resolve, which gives errors that name
+// both spellings of the setting.
+//
+// An environment variable set to the empty string counts as unset (it does
+// not clear a value from the file), except GATEHOUSE_OPS_ADDR, where empty
+// explicitly disables the ops listener.
+type rawConfig struct {
+	PublicURL             string  `yaml:"public_url" env:"PUBLIC_URL"`
+	Addr                  string  `yaml:"addr" env:"ADDR"`
+	OpsAddr               *string `yaml:"ops_addr" env:"OPS_ADDR"`
+	DataDir               string  `yaml:"data_dir" env:"DATA_DIR"`
+	DatabaseURL           string  `yaml:"database_url" env:"DATABASE_URL"`
+	DatabaseAllowInsecure string  `yaml:"database_allow_insecure" env:"DATABASE_ALLOW_INSECURE"`
+	RedisURL              string  `yaml:"redis_url" env:"REDIS_URL"`
+	Secret                string  `yaml:"secret" env:"SECRET"`
+	SecretFile            string  `yaml:"secret_file" env:"SECRET_FILE"`
+	SecretPrevious        list    `yaml:"secret_previous" env:"SECRET_PREVIOUS"`
+	BasePath              string  `yaml:"base_path" env:"BASE_PATH"`
+	TrustedProxies        list    `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
+	RedirectAllowlist     list    `yaml:"redirect_allowlist" env:"REDIRECT_ALLOWLIST"`
+	AfterSignInPath       string  `yaml:"after_sign_in_path" env:"AFTER_SIGN_IN_PATH"`
+	EmailVerification     string  `yaml:"email_verification" env:"EMAIL_VERIFICATION"`
+	SessionIdleTimeout    string  `yaml:"session_idle_timeout" env:"SESSION_IDLE_TIMEOUT"`
+	SessionLifetime       string  `yaml:"session_lifetime" env:"SESSION_LIFETIME"`
+	CORSAllowedOrigins    list    `yaml:"cors_allowed_origins" env:"CORS_ALLOWED_ORIGINS"`
+	Roles                 roleMap `yaml:"roles" env:"ROLES"`
+	LogLevel              string  `yaml:"log_level" env:"LOG_LEVEL"`
+	LogFormat             string  `yaml:"log_format" env:"LOG_FORMAT"`
+	MigrateOnStart        string  `yaml:"migrate_on_start" env:"MIGRATE_ON_START"`
+}
+
+// list is a list setting: a YAML sequence, or a string of items separated by
+// commas or whitespace (the only form an environment variable has).
+type list []string
+
+// UnmarshalText parses the environment form.
+func (l *list) UnmarshalText(b []byte) error {
+	*l = splitList(string(b))
+	return nil
+}
+
+// UnmarshalYAML accepts a sequence of strings or one string in the
+// environment form.
+func (l *list) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = splitList(n.Value)
+		return nil
+	}
+	var items []string
+	if err := n.Decode(&items); err != nil {
+		return fmt.Errorf("line %d: want a list of strings", n.Line)
+	}
+	*l = slices.DeleteFunc(items, func(s string) bool { return strings.TrimSpace(s) == "" })
+	return nil
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+}
+
+// roleMap maps a role to the permissions it grants.
+//
+// YAML:
+//
+//	roles:
+//	  editor: [notes:read, notes:write]
+//	  viewer: [notes:read]
+//
+// Environment (roles separated by ";", a role's permissions by "," or
+// spaces):
+//
+//	GATEHOUSE_ROLES="editor=notes:read,notes:write;viewer=notes:read"
+type roleMap map[string][]string
+
+// UnmarshalText parses the environment form.
+func (m *roleMap) UnmarshalText(b []byte) error {
+	out := roleMap{}
+	for part := range strings.SplitSeq(string(b), ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		role, perms, ok := strings.Cut(part, "=")
+		role = strings.TrimSpace(role)
+		if !ok || role == "" {
+			return fmt.Errorf("%q is not role=permission,permission (separate roles with \";\", e.g. editor=notes:read,notes:write;viewer=notes:read)", part)
+		}
+		if _, dup := out[role]; dup {
+			return fmt.Errorf("role %q is listed twice", role)
+		}
+		out[role] = splitList(perms)
+	}
+	*m = out
+	return nil
+}
+
+// UnmarshalYAML accepts a mapping from role to a list of permissions (or to
+// one string of permissions separated by commas or spaces).
+func (m *roleMap) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: roles must map each role to its permissions, e.g. roles: {editor: [notes:write]}", n.Line)
+	}
+	var raw map[string]list
+	if err := n.Decode(&raw); err != nil {
+		return err
+	}
+	out := roleMap{}
+	for role, perms := range raw {
+		out[role] = perms
+	}
+	*m = out
+	return nil
+}
+
+// settings is the resolved configuration of a run: validated, defaults
+// applied, mode decided.
+type settings struct {
+	// core is the root package's configuration.
+	core        gatehouse.Config
+	development bool
+	addr        string
+	// opsAddr is the ops listener address; "" disables it.
+	opsAddr string
+	dataDir string
+	db      database
+	// redisURL is validated but not used by this version.
+	redisURL string
+
+	secret         string
+	secretFile     string
+	secretPrevious []string
+
+	emailVerification         string
+	emailVerificationExplicit bool
+
+	logLevel       slog.Level
+	logLevelSet    bool
+	logJSON        bool
+	migrateOnStart bool
+
+	// warnings are logged once a logger exists.
+	warnings []string
+}
+
+// mode names the mode for messages.
+func (s *settings) mode() string {
+	if s.development {
+		return "development"
+	}
+	return "production"
+}
+
+// loadConfig reads the YAML file (if any), applies the GATEHOUSE_*
+// variables from environ on top, and resolves the result.
+func loadConfig(file string, environ []string) (*settings, error) {
+	var raw rawConfig
+	if file != "" {
+		if err := readConfigFile(file, &raw); err != nil {
+			return nil, err
+		}
+	}
+	vars := envMap(environ)
+	if err := env.ParseWithOptions(&raw, env.Options{Environment: vars, Prefix: envPrefix}); err != nil {
+		return nil, envError(err)
+	}
+	if v, ok := vars[envPrefix+"OPS_ADDR"]; ok && v == "" {
+		empty := ""
+		raw.OpsAddr = &empty
+	}
+	s, err := resolve(raw)
+	if err != nil {
+		return nil, err
+	}
+	known := knownKeys()
+	for k := range vars {
+		name := strings.TrimPrefix(k, envPrefix)
+		if strings.HasPrefix(k, envPrefix) && !strings.HasPrefix(name, "TEST_") && !slices.Contains(known, strings.ToLower(name)) {
+			s.warnings = append(s.warnings, fmt.Sprintf("environment variable %s is not a Gatehouse setting and is ignored%s", k, suggestion(strings.ToLower(name), known, strings.ToUpper)))
+		}
+	}
+	sort.Strings(s.warnings)
+	return s, nil
+}
+
+// envMap turns "KEY=value" pairs into a map; later pairs win, as in a
+// shell.
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// envError rewrites the env library's errors to name the variable.
+func envError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("environment: %w", err)
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s%s: %v", envPrefix, envNameOf(pe.Name), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("environment: %s", strings.Join(msgs, "; "))
+}
+
+// envNameOf returns the env tag of the rawConfig field named field.
+func envNameOf(field string) string {
+	if f, ok := reflect.TypeFor[rawConfig]().FieldByName(field); ok {
+		return f.Tag.Get("env")
+	}
+	return field
+}
+
+// knownKeys lists the YAML keys, sorted.
+func knownKeys() []string {
+	t := reflect.TypeFor[rawConfig]()
+	var keys []string
+	for f := range t.Fields() {
+		if k := f.Tag.Get("yaml"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// readConfigFile decodes the YAML file strictly into raw.
+func readConfigFile(file string, raw *rawConfig) error {
+	f, err := os.Open(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("config file %s does not exist (--config names a YAML file)", file)
+		}
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(io.LimitReader(f, 1<<20))
+	dec.KnownFields(true)
+	err = dec.Decode(raw)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file is an empty configuration
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		unknownField := regexp.MustCompile(`^line (\d+): field (.+) not found in type `)
+		known := knownKeys()
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			if m := unknownField.FindStringSubmatch(e); m != nil {
+				msgs = append(msgs, fmt.Sprintf("line %s: unknown key %q%s", m[1], m[2], suggestion(m[2], known, nil)))
+				continue
+			}
+			msgs = append(msgs, e)
+		}
+		return fmt.Errorf("config file %s: %s (known keys: %s)", file, strings.Join(msgs, "; "), strings.Join(known, ", "))
+	}
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: holds more than one YAML document; put every setting in one", file)
+	}
+	return nil
+}
+
+// suggestion returns `; did you mean "x"?` for the closest known key, if it
+// is close.
+func suggestion(got string, known []string, format func(string) string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(got, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	if format != nil {
+		best = envPrefix + format(best)
+	}
+	return fmt.Sprintf("; did you mean %s?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// setting names a setting in both spellings for error messages.
+func setting(key string) string {
+	return fmt.Sprintf("%s (%s%s)", key, envPrefix, strings.ToUpper(key))
+}
+
+// resolve validates raw, applies the mode's defaults and builds settings.
+// It does not touch the disk.
+func resolve(raw rawConfig) (*settings, error) {
+	s := &settings{}
+	publicURL := raw.PublicURL
+	if publicURL == "" {
+		publicURL = "http://localhost:8080"
+	}
+	s.core = gatehouse.Config{
+		PublicURL:          publicURL,
+		BasePath:           raw.BasePath,
+		AfterSignInPath:    raw.AfterSignInPath,
+		RedirectAllowlist:  raw.RedirectAllowlist,
+		TrustedProxies:     raw.TrustedProxies,
+		CORSAllowedOrigins: raw.CORSAllowedOrigins,
+	}
+	if len(raw.Roles) > 0 {
+		s.core.Roles = map[string][]string(raw.Roles)
+	}
+	s.development = s.core.Development()
+
+	var err error
+	if s.core.SessionIdleTimeout, err = parseDuration("session_idle_timeout", raw.SessionIdleTimeout); err != nil {
+		return nil, err
+	}
+	if s.core.SessionLifetime, err = parseDuration("session_lifetime", raw.SessionLifetime); err != nil {
+		return nil, err
+	}
+
+	s.addr = raw.Addr
+	if s.addr == "" {
+		s.addr = ":8080"
+		if s.development {
+			s.addr = "127.0.0.1:8080"
+		}
+	}
+	if err := checkListenAddr("addr", s.addr); err != nil {
+		return nil, err
+	}
+	s.opsAddr = "127.0.0.1:9090"
+	if raw.OpsAddr != nil {
+		s.opsAddr = *raw.OpsAddr
+	}
+	if s.opsAddr != "" {
+		if err := checkListenAddr("ops_addr", s.opsAddr); err != nil {
+			return nil, err
+		}
+	}
+
+	s.dataDir = raw.DataDir
+	if s.dataDir == "" {
+		s.dataDir = "data"
+	}
+	allowInsecure, err := parseBool("database_allow_insecure", raw.DatabaseAllowInsecure, false)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = parseDatabaseURL(raw.DatabaseURL, s.dataDir); err != nil {
+		return nil, err
+	}
+	if !s.development && s.db.insecure && !allowInsecure {
+		return nil, fmt.Errorf("%s: production mode refuses an unencrypted connection (sslmode=%s) to the non-local database host %s, because password hashes and sessions would cross the network in clear; use sslmode=verify-full (or require), or set %sDATABASE_ALLOW_INSECURE=true if the network is private and you accept the risk", setting("database_url"), s.db.sslmode, s.db.host, envPrefix)
+	}
+
+	if raw.RedisURL != "" {
+		if err := checkRedisURL(raw.RedisURL); err != nil {
+			return nil, err
+		}
+		s.redisURL = raw.RedisURL
+	}
+
+	s.secret = raw.Secret
+	s.secretFile = raw.SecretFile
+	s.secretPrevious = raw.SecretPrevious
+	if s.secret != "" && s.secretFile != "" {
+		return nil, fmt.Errorf("both %s and %s are set; set only one", setting("secret"), setting("secret_file"))
+	}
+
+	s.emailVerification = strings.ToLower(strings.TrimSpace(raw.EmailVerification))
+	s.emailVerificationExplicit = s.emailVerification != ""
+	switch s.emailVerification {
+	case "":
+		s.emailVerification = "required"
+		if s.development {
+			s.emailVerification = "optional"
+		}
+	case "required", "optional", "off":
+	default:
+		return nil, fmt.Errorf("%s: %q is not one of required, optional, off", setting("email_verification"), raw.EmailVerification)
+	}
+
+	switch strings.ToLower(raw.LogLevel) {
+	case "":
+		s.logLevel = slog.LevelInfo
+	case "debug":
+		s.logLevel, s.logLevelSet = slog.LevelDebug, true
+	case "info":
+		s.logLevel, s.logLevelSet = slog.LevelInfo, true
+	case "warn", "warning":
+		s.logLevel, s.logLevelSet = slog.LevelWarn, true
+	case "error":
+		s.logLevel, s.logLevelSet = slog.LevelError, true
+	default:
+		return nil, fmt.Errorf("%s: %q is not one of debug, info, warn, error", setting("log_level"), raw.LogLevel)
+	}
+	switch strings.ToLower(raw.LogFormat) {
+	case "":
+		s.logJSON = !s.development
+	case "text":
+		s.logJSON = false
+	case "json":
+		s.logJSON = true
+	default:
+		return nil, fmt.Errorf("%s: %q is not one of text, json", setting("log_format"), raw.LogFormat)
+	}
+	if s.migrateOnStart, err = parseBool("migrate_on_start", raw.MigrateOnStart, true); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseDuration(key, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil // the root package's default
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive Go duration; write hours, minutes or seconds, like 168h (7 days), 30m or 90s", setting(key), v)
+	}
+	return d, nil
+}
+
+func parseBool(key, v string, def bool) (bool, error) {
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", setting(key), v)
+	}
+	return b, nil
+}
+
+// checkListenAddr accepts host:port with a numeric port (host may be empty
+// for all interfaces).
+func checkListenAddr(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a listen address like 127.0.0.1:8080 or :8080", setting(key), addr)
+	}
+	return nil
+}
+
+// database is where the data lives.
+type database struct {
+	// driver is "sqlite" or "postgres".
+	driver string
+	// path is the SQLite file.
+	path string
+	// dsn is the PostgreSQL connection string, passed to the driver as is.
+	// It may hold a password: never log it.
+	dsn string
+	// host is the PostgreSQL host(s), for messages.
+	host string
+	// sslmode and insecure tell whether the PostgreSQL connection may run
+	// without TLS to a host that is not this machine.
+	sslmode  string
+	insecure bool
+}
+
+// describe says where the data is, without credentials.
+func (d database) describe() string {
+	if d.driver == "sqlite" {
+		return d.path + " (SQLite)"
+	}
+	return "PostgreSQL at " + d.host
+}
+
+// parseDatabaseURL understands:
+//
+//	""                           SQLite file gatehouse.db in dataDir
+//	sqlite:///abs/path.db        SQLite, absolute path
+//	sqlite:relative/path.db      SQLite, relative to the working directory
+//	postgres://… postgresql://…  PostgreSQL (libpq URL; key=value DSNs are not accepted)
+func parseDatabaseURL(raw, dataDir string) (database, error) {
+	const usage = "use sqlite:///absolute/path.db, sqlite:relative/path.db or postgres://user:password@host/dbname"
+	if raw == "" {
+		return database{driver: "sqlite", path: filepath.Join(dataDir, "gatehouse.db")}, nil
+	}
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return database{}, fmt.Errorf("%s is not a URL; %s", setting("database_url"), usage)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		var path string
+		switch {
+		case strings.HasPrefix(rest, "///"):
+			path = rest[2:]
+		case strings.HasPrefix(rest, "//"):
+			return database{}, fmt.Errorf("%s: %q has a host part; %s (three slashes for an absolute path)", setting("database_url"), raw, usage)
+		default:
+			path = rest
+		}
+		if strings.ContainsAny(path, "?#") {
+			return database{}, fmt.Errorf("%s: SQLite URLs take no options (Gatehouse sets WAL, foreign keys and timeouts itself); %s", setting("database_url"), usage)
+		}
+		if p, err := url.PathUnescape(path); err == nil {
+			path = p
+		}
+		if path == "" || strings.HasSuffix(path, "/") {
+			return database{}, fmt.Errorf("%s: %q names no file; %s", setting("database_url"), raw, usage)
+		}
+		return database{driver: "sqlite", path: filepath.Clean(path)}, nil
+	case "postgres", "postgresql":
+		return parsePostgresURL(raw)
+	default:
+		// Do not echo raw: a DSN may carry a password.
+		return database{}, fmt.Errorf("%s: unsupported scheme %q; %s", setting("database_url"), scheme, usage)
+	}
+}
+
+// parsePostgresURL extracts what the production check needs. The URL is
+// passed to the driver unchanged; only its shape is checked here.
+func parsePostgresURL(raw string) (database, error) {
+	d := database{driver: "postgres", dsn: raw}
+	// The authority may list several hosts ("h1:5432,h2:5432"), which
+	// net/url refuses, so split it by hand.
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return database{}, fmt.Errorf("%s: a PostgreSQL URL starts with postgres:// (like postgres://user:password@host:5432/dbname?sslmode=verify-full)", setting("database_url"))
+	}
+	authority, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		authority = authority[i+1:]
+	}
+	query := ""
+	if i := strings.Index(tail, "?"); i >= 0 {
+		query = tail[i+1:]
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return database{}, fmt.Errorf("%s: the query string of the PostgreSQL URL is malformed", setting("database_url"))
+	}
+	var hosts []string
+	for h := range strings.SplitSeq(authority, ",") {
+		if h != "" {
+			hosts = append(hosts, stripPort(h))
+		}
+	}
+	if qh := q.Get("host"); qh != "" {
+		hosts = strings.Split(qh, ",")
+	}
+	if len(hosts) == 0 {
+		hosts = []string{"localhost"}
+	}
+	d.host = strings.Join(hosts, ",")
+	d.sslmode = q.Get("sslmode")
+	if d.sslmode == "" {
+		d.sslmode = "prefer"
+	}
+	if d.sslmode == "disable" || d.sslmode == "allow" {
+		for _, h := range hosts {
+			if !isLocalHost(h) {
+				d.insecure = true
+			}
+		}
+	}
+	return d, nil
+}
+
+func stripPort(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return strings.Trim(h, "[]")
+}
+
+// isLocalHost reports whether a database host is this machine: a loopback
+// name or address, or a Unix socket directory.
+func isLocalHost(h string) bool {
+	if h == "localhost" || strings.HasPrefix(h, "/") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
+}
+
+// checkRedisURL validates a Redis URL without echoing it (it may carry a
+// password).
+func checkRedisURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return fmt.Errorf("%s is not a Redis URL like redis://host:6379/0 or rediss://host:6380/0", setting("redis_url"))
+	}
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+		if _, err := strconv.ParseUint(p, 10, 8); err != nil {
+			return fmt.Errorf("%s: the path must be a database number like /0", setting("redis_url"))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/web"
+)
+
+// Server timeouts. They bound what one slow or malicious client can hold:
+// headers must arrive within 10 s, a whole request within 30 s.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 15 * time.Second
+	readyTimeout      = 2 * time.Second
+	cleanupInterval   = 10 * time.Minute
+)
+
+// serveCmd runs the server.
+type serveCmd struct{}
+
+// Help is the long help of `gatehouse serve --help`.
+func (c *serveCmd) Help() string {
+	return `The public URL decides the mode:
+  https://…                                production: Secure __Host- cookies, HSTS, a
+                                           master secret is required
+  http://localhost, 127.0.0.1, [::1]       development: a secret is generated into the
+                                           data directory, development helpers are on
+  any other http:// URL                    refused (terminate TLS at a proxy and give
+                                           its https URL)
+
+Settings (environment variable, or the YAML key in lower case without GATEHOUSE_):
+  GATEHOUSE_PUBLIC_URL            URL users reach (default http://localhost:8080)
+  GATEHOUSE_ADDR                  listen address (127.0.0.1:8080 in development, :8080 in production)
+  GATEHOUSE_OPS_ADDR              /metrics and /version listener (default 127.0.0.1:9090; empty disables)
+  GATEHOUSE_DATA_DIR              SQLite file and development secret (default ./data)
+  GATEHOUSE_DATABASE_URL          sqlite:///abs/path.db, sqlite:rel/path.db or postgres://…
+  GATEHOUSE_DATABASE_ALLOW_INSECURE  true lets production use sslmode=disable to a remote host
+  GATEHOUSE_REDIS_URL             redis:// or rediss:// (accepted; not used by this version)
+  GATEHOUSE_SECRET                master secret: 64+ hex characters (openssl rand -hex 32)
+  GATEHOUSE_SECRET_FILE           file holding it (mode 0600 in production)
+  GATEHOUSE_SECRET_PREVIOUS       older secrets still accepted during a rotation (comma-separated)
+  GATEHOUSE_BASE_PATH             where pages and API live (default /auth)
+  GATEHOUSE_TRUSTED_PROXIES       CIDRs whose X-Forwarded-For is believed (comma-separated)
+  GATEHOUSE_REDIRECT_ALLOWLIST    extra origins allowed as redirect_to (comma-separated)
+  GATEHOUSE_AFTER_SIGN_IN_PATH    landing page after sign-in (default /auth/account)
+  GATEHOUSE_EMAIL_VERIFICATION    required, optional or off (not enforced by this version)
+  GATEHOUSE_SESSION_IDLE_TIMEOUT  e.g. 168h;  GATEHOUSE_SESSION_LIFETIME  e.g. 720h
+  GATEHOUSE_CORS_ALLOWED_ORIGINS  origins allowed to call the JSON API with credentials
+  GATEHOUSE_ROLES                 role=permission,permission;role2=permission
+  GATEHOUSE_LOG_LEVEL             debug, info (default), warn, error
+  GATEHOUSE_LOG_FORMAT            text (development default) or json (production default)
+  GATEHOUSE_MIGRATE_ON_START      false to apply migrations only with gatehouse migrate`
+}
+
+// Run serves until ctx is cancelled (SIGINT or SIGTERM), then shuts down
+// gracefully: in-flight requests get up to 15 s to finish.
+func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
+	s, err := loadAndCheck(ce)
+	if err != nil {
+		return err
+	}
+	// Every line logged with a request's context names its request id.
+	log := slog.New(web.LogHandler(newLogger(s, ce.stderr, false).Handler()))
+	for _, w := range s.warnings {
+		log.Warn(w)
+	}
+	keys, err := loadSecret(s)
+	if err != nil {
+		return err
+	}
+	// The root package takes no keyring yet (gatehouse.Config has no secret
+	// field); loading it now still enforces the documented rules: production
+	// refuses to start without a valid secret, development keeps one in the
+	// data directory.
+	_ = keys.keyring
+	log.Debug("master secret loaded", "source", keys.source)
+	warnUnusedSettings(log, s)
+
+	// Listen before the slow parts so that a port in use fails at once.
+	ln, err := listen("addr", s.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var opsLn net.Listener
+	if s.opsAddr != "" {
+		if opsLn, err = listen("ops_addr", s.opsAddr); err != nil {
+			return err
+		}
+		defer opsLn.Close()
+	}
+
+	st, err := openBackend(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if s.migrateOnStart {
+		if err := st.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating the database (set migrate_on_start: false to manage migrations with `gatehouse migrate`): %w", err)
+		}
+	}
+	auth, err := gatehouse.New(s.core, st, append([]gatehouse.Option{gatehouse.WithLogger(log)}, ce.opts.authOptions...)...)
+	if err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	defer auth.Close()
+
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	handler := web.New(auth, web.WithMetrics(reg))
+
+	cfg := auth.Config() // with the root package's defaults applied
+	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st)), log)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- serveOn(srv, ln) }()
+	var opsURL, opsAddr string
+	if opsLn != nil {
+		ops := newServer(opsMux(reg), log)
+		servers = append(servers, ops)
+		go func() { errc <- serveOn(ops, opsLn) }()
+		opsAddr = opsLn.Addr().String()
+		opsURL = "http://" + opsAddr
+	}
+	printBanner(ce.stdout, s, cfg, ln.Addr(), opsURL)
+	log.Info("gatehouse started", "mode", s.mode(), "public_url", cfg.PublicURL, "addr", ln.Addr().String(), "ops_addr", opsAddr, "database", s.db.driver)
+
+	cleanupDone := make(chan struct{})
+	cleanupCtx, stopCleanup := context.WithCancel(ctx)
+	go func() {
+		defer close(cleanupDone)
+		cleanup(cleanupCtx, auth, log)
+	}()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-errc:
+		log.Error("server stopped", "err", serveErr)
+	}
+	stopCleanup()
+	<-cleanupDone
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("graceful shutdown: %w", err))
+		}
+	}
+	if serveErr == nil {
+		log.Info("stopped")
+	}
+	return serveErr
+}
+
+// listen opens a TCP listener with an error that says what to do.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("cannot listen on %s: the address is already in use (is another Gatehouse running?); stop that process or set %s to another address", addr, setting(key))
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%s): %w", addr, setting(key), err)
+	}
+	return ln, nil
+}
+
+// serveOn serves until Shutdown; a clean shutdown is not an error.
+func serveOn(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// pinger is what /readyz needs from the store.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// mainMux routes the public listener: the web handler under the base path,
+// the probes, and a redirect from / to the account page.
+func mainMux(base string, h http.Handler, db pinger) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(base+"/", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// Liveness: the process answers. It deliberately does not touch
+		// the database, so a database outage does not get us restarted.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		status, body := http.StatusOK, "ready"
+		if err := db.Ping(ctx); err != nil {
+			status, body = http.StatusServiceUnavailable, "unavailable"
+		}
+		writeStatusJSON(w, status, body)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, base+"/account", http.StatusSeeOther)
+	})
+	return mux
+}
+
+func writeStatusJSON(w http.ResponseWriter, status int, s string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": s})
+}
+
+// opsMux routes the ops listener: Prometheus metrics and build details.
+// It is meant for the operator's network only (loopback by default).
+func opsMux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	bi := readBuildInfo()
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(bi)
+	})
+	return mux
+}
+
+// cleanup deletes expired sessions every cleanupInterval until ctx ends.
+func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
+	t := time.NewTicker(cleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := auth.DeleteExpiredSessions(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("deleting expired sessions failed; will retry", "err", err)
+			case n > 0:
+				log.Info("deleted expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// warnUnusedSettings logs settings this version accepts but does not act
+// on yet, so that nobody believes they are in force.
+func warnUnusedSettings(log *slog.Logger, s *settings) {
+	if s.redisURL != "" {
+		log.Warn("redis_url is set but this version does not use Redis yet: the session cache is per node and revocations reach other nodes within the cache TTL (10 s)")
+	}
+	if s.emailVerification != "off" && (s.emailVerificationExplicit || !s.development) {
+		log.Warn("email verification is not enforced by this version: accounts can sign in without verifying their address", "email_verification", s.emailVerification)
+	}
+}
+
+// printBanner tells the person who started the server where to go.
+func printBanner(w io.Writer, s *settings, cfg gatehouse.Config, addr net.Addr, opsURL string) {
+	base := cfg.PublicURL + cfg.BasePath
+	if s.development {
+		fmt.Fprintf(w, "Gatehouse is running in development mode.\n")
+		fmt.Fprintf(w, "  Open %s/sign-up to create an account.\n", base)
+	} else {
+		fmt.Fprintf(w, "Gatehouse is running in production mode at %s.\n", base)
+	}
+	fmt.Fprintf(w, "  Listening on http://%s\n", addr)
+	fmt.Fprintf(w, "  Data: %s\n", s.db.describe())
+	if opsURL != "" {
+		fmt.Fprintf(w, "  Metrics: %s/metrics\n", opsURL)
+	} else {
+		fmt.Fprintf(w, "  Metrics: off (ops_addr is empty)\n")
+	}
+	if s.development {
+		if u, err := url.Parse(cfg.PublicURL); err == nil {
+			if tcp, ok := addr.(*net.TCPAddr); ok && publicPort(u) != fmt.Sprint(tcp.Port) {
+				fmt.Fprintf(w, "  Note: the public URL %s does not use port %d that Gatehouse listens on; set %sPUBLIC_URL to the address your browser uses.\n", cfg.PublicURL, tcp.Port, envPrefix)
+			}
+		}
+	}
+}
+
+func publicPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}

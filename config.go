@@ -1,0 +1,233 @@
+package gatehouse
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/normalize"
+	"github.com/gatehouse-auth/gatehouse/internal/secret"
+)
+
+// Config holds the declarative settings of a deployment. The zero value of
+// every field except PublicURL is a safe default; New validates the whole.
+type Config struct {
+	// PublicURL is the URL users reach, without a path (the base path is
+	// added). It decides the mode: https:// is production; http://localhost,
+	// http://127.0.0.1 and http://[::1] (any port) are development; any other
+	// http:// URL is refused. Required: there is no safe default.
+	PublicURL string
+	// BasePath is where the API and pages are mounted (default "/auth").
+	BasePath string
+	// ProductName is shown on pages and refused inside passwords
+	// (default "Gatehouse").
+	ProductName string
+	// SessionIdleTimeout ends a session not used for this long (default 168h).
+	SessionIdleTimeout time.Duration
+	// SessionLifetime ends a session this long after sign-in, however active
+	// (default 720h).
+	SessionLifetime time.Duration
+	// ReauthWindow is how recent a sign-in must be for sensitive actions such
+	// as deleting the account (default 10m).
+	ReauthWindow time.Duration
+	// PasswordMinLength is the minimum password length in Unicode code
+	// points, 8–64 (default 12, per NIST SP 800-63B for single-factor use).
+	PasswordMinLength int
+	// Roles maps global role names to the permissions they grant. Role
+	// "admin" always grants PermissionAdmin in addition.
+	Roles map[string][]string
+	// AfterSignInPath is where a sign-in without a safe redirect_to lands
+	// (default BasePath + "/account").
+	AfterSignInPath string
+	// RedirectAllowlist lists extra origins ("https://app.example.com")
+	// allowed as absolute redirect_to targets. Relative paths are always
+	// allowed; nothing else is.
+	RedirectAllowlist []string
+	// TrustedProxies lists the CIDRs whose X-Forwarded-For / Forwarded
+	// headers are believed for the client IP. Empty: the TCP peer is the
+	// client, and forwarding headers are ignored.
+	TrustedProxies []string
+	// CORSAllowedOrigins lists exact origins allowed to call the JSON API
+	// with credentials. Empty: no cross-origin API use.
+	CORSAllowedOrigins []string
+	// SessionCacheTTL bounds how long a session check may be answered from
+	// the in-process cache (default and maximum 10s; negative disables the
+	// cache). The revoking node invalidates at once.
+	SessionCacheTTL time.Duration
+	// SessionCacheSize bounds the cache's entries (default 100 000).
+	SessionCacheSize int
+	// HashWorkers, HashQueue and HashMaxWait size the password-hashing pool:
+	// at most HashWorkers hashes run at once (default GOMAXPROCS−1, at least
+	// 1), at most HashQueue callers wait (default 64), none longer than
+	// HashMaxWait (default 2s). Excess load is refused with CodeOverloaded.
+	HashWorkers int
+	HashQueue   int
+	HashMaxWait time.Duration
+}
+
+// PermissionAdmin guards the administrative API; role "admin" holds it.
+const PermissionAdmin = "gatehouse:admin"
+
+// Development reports whether the configuration is in development mode
+// (the public URL is http on a loopback host).
+func (c Config) Development() bool {
+	u, err := url.Parse(c.PublicURL)
+	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback() && (a == netip.MustParseAddr("127.0.0.1") || a == netip.IPv6Loopback())
+}
+
+// Validate reports whether New would accept c, with an error that names the
+// setting and the rule. It touches nothing.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// withDefaults returns c with zero values replaced and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case c.PublicURL == "":
+		return c, fmt.Errorf("PublicURL is required: the URL users reach, e.g. https://auth.example.com (or http://localhost:8080 for development)")
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return c, fmt.Errorf("PublicURL %q is not a plain absolute URL like https://auth.example.com", c.PublicURL)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http":
+		return c, fmt.Errorf("PublicURL %q uses http on a non-loopback host: production needs an https public URL (terminate TLS at a proxy in front of Gatehouse); plain http is only for http://localhost, http://127.0.0.1 or http://[::1]", c.PublicURL)
+	default:
+		return c, fmt.Errorf("PublicURL %q must start with https:// (or http://localhost for development)", c.PublicURL)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return c, fmt.Errorf("PublicURL %q must not have a path; set BasePath instead", c.PublicURL)
+	}
+	c.PublicURL = u.Scheme + "://" + u.Host
+
+	if c.BasePath == "" {
+		c.BasePath = "/auth"
+	}
+	if !strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") || strings.ContainsAny(c.BasePath, "?#\\ {}") || strings.Contains(c.BasePath, "//") {
+		return c, fmt.Errorf("BasePath %q must look like /auth: a leading slash, no trailing slash", c.BasePath)
+	}
+	if c.ProductName == "" {
+		c.ProductName = "Gatehouse"
+	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = 168 * time.Hour
+	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = 720 * time.Hour
+	}
+	if c.SessionIdleTimeout < time.Minute || c.SessionLifetime < time.Minute {
+		return c, fmt.Errorf("session timeouts must be at least a minute (idle %s, lifetime %s)", c.SessionIdleTimeout, c.SessionLifetime)
+	}
+	if c.ReauthWindow == 0 {
+		c.ReauthWindow = 10 * time.Minute
+	}
+	if c.ReauthWindow < 0 {
+		return c, fmt.Errorf("ReauthWindow must be positive")
+	}
+	if c.PasswordMinLength == 0 {
+		c.PasswordMinLength = 12
+	}
+	if err := (normalize.Policy{MinLength: c.PasswordMinLength}).Validate(); err != nil {
+		return c, fmt.Errorf("PasswordMinLength: %w", err)
+	}
+	if c.AfterSignInPath == "" {
+		c.AfterSignInPath = c.BasePath + "/account"
+	}
+	if !strings.HasPrefix(c.AfterSignInPath, "/") || strings.HasPrefix(c.AfterSignInPath, "//") || strings.Contains(c.AfterSignInPath, "\\") {
+		return c, fmt.Errorf("AfterSignInPath %q must be a path on this site, like /app", c.AfterSignInPath)
+	}
+	for _, o := range append(append([]string(nil), c.RedirectAllowlist...), c.CORSAllowedOrigins...) {
+		if err := checkOrigin(o); err != nil {
+			return c, err
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err2 := netip.ParseAddr(p); err2 != nil {
+				return c, fmt.Errorf("TrustedProxies: %q is not a CIDR like 10.0.0.0/8", p)
+			}
+		}
+	}
+	switch {
+	case c.SessionCacheTTL == 0 || c.SessionCacheTTL > 10*time.Second:
+		c.SessionCacheTTL = 10 * time.Second
+	}
+	if c.SessionCacheSize <= 0 {
+		c.SessionCacheSize = 100_000
+	}
+	if c.HashQueue < 0 || c.HashWorkers < 0 || c.HashMaxWait < 0 {
+		return c, fmt.Errorf("HashWorkers, HashQueue and HashMaxWait must not be negative")
+	}
+	for role, perms := range c.Roles {
+		if role == "" || strings.ContainsAny(role, " ,\t\r\n") {
+			return c, fmt.Errorf("role name %q in Roles is not valid: use letters, digits and _ . : -", role)
+		}
+		for _, p := range perms {
+			if p == "" || strings.ContainsAny(p, " ,\t\r\n") {
+				return c, fmt.Errorf("permission %q of role %q in Roles is not valid: no spaces or commas", p, role)
+			}
+		}
+	}
+	return c, nil
+}
+
+// checkOrigin accepts exactly scheme://host[:port].
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || o != u.Scheme+"://"+u.Host {
+		return fmt.Errorf("%q is not an origin like https://app.example.com (scheme and host, nothing else)", o)
+	}
+	return nil
+}
+
+// Option configures injected behaviour: a clock, a logger, plugins.
+type Option func(*options)
+
+type options struct {
+	clock    Clock
+	logger   *slog.Logger
+	plugins  []Plugin
+	hashCost *secret.Params
+}
+
+// Clock is the source of time. The core never calls time.Now directly.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// WithClock sets the clock (default: the system clock). Tests use a fake.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithLogger sets the structured logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithPlugins adds optional features, in order.
+func WithPlugins(p ...Plugin) Option {
+	return func(o *options) { o.plugins = append(o.plugins, p...) }
+}
+
+// WithInsecurePasswordHashingForTests lowers the argon2id cost to a trivial
+// level so test suites run fast. Never use it in production: hashes made
+// with it are cheap to crack (they are upgraded on the next sign-in once the
+// option is removed).
+func WithInsecurePasswordHashingForTests() Option {
+	return func(o *options) {
+		p := secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+		o.hashCost = &p
+	}
+}

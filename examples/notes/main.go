@@ -1,0 +1,124 @@
+// Command notes is a small web app that embeds Gatehouse: a public home
+// page, a protected /app/ subtree, and a permission-guarded POST.
+//
+//	go run ./examples/notes          # then open http://localhost:3000
+//	go run ./cmd/gatehouse users set-role --database-url sqlite://./data/notes.db you@example.com editor
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	store, err := sqlite.Open(ctx, "data/notes.db")
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	auth, err := gatehouse.New(gatehouse.Config{
+		PublicURL:       "http://localhost:3000",
+		AfterSignInPath: "/app/",
+		Roles:           map[string][]string{"editor": {"notes:write"}},
+	}, store)
+	if err != nil {
+		return err
+	}
+	defer auth.Close()
+
+	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: newApp(auth), ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
+	fmt.Println("notes: open http://localhost:3000")
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// app is the example application's state: notes in memory.
+type app struct {
+	gh    *web.Handler
+	pages *template.Template
+	mu    sync.Mutex
+	notes []note
+}
+
+type note struct {
+	Author, Text string
+}
+
+// newApp wires Gatehouse into the application's routes.
+func newApp(auth *gatehouse.Auth) http.Handler {
+	a := &app{gh: web.New(auth), pages: template.Must(template.ParseFS(templates, "templates/*.html"))}
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", a.gh)                                       // Gatehouse's API and pages
+	mux.Handle("GET /{$}", a.gh.Load(http.HandlerFunc(a.home)))      // public, knows who is signed in
+	mux.Handle("/app/", a.gh.Require(http.HandlerFunc(a.notesPage))) // the whole subtree needs a session
+	mux.Handle("POST /api/notes", a.gh.RequirePermission("notes:write", http.HandlerFunc(a.createNote)))
+	return mux
+}
+
+func (a *app) render(w http.ResponseWriter, r *http.Request, name string, data map[string]any) {
+	data["Auth"] = a.gh.State(r) // gatehouse.AuthState: .SignedIn, .Name, .Can "perm", URLs
+	if err := a.pages.ExecuteTemplate(w, name, data); err != nil {
+		slog.ErrorContext(r.Context(), "render", "err", err)
+	}
+}
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, "home.html", map[string]any{})
+}
+
+func (a *app) notesPage(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	notes := append([]note(nil), a.notes...)
+	a.mu.Unlock()
+	a.render(w, r, "notes.html", map[string]any{"Notes": notes})
+}
+
+// createNote is a "server function": RequirePermission already checked
+// notes:write, and Authorize states the same boundary inside the handler.
+func (a *app) createNote(w http.ResponseWriter, r *http.Request) {
+	if err := gatehouse.Authorize(r.Context(), "notes:write"); err != nil {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	user, _ := gatehouse.UserFrom(r.Context())
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	text := r.PostFormValue("text")
+	if text == "" {
+		http.Error(w, "empty note", http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	a.notes = append(a.notes, note{Author: user.Email, Text: text})
+	a.mu.Unlock()
+	http.Redirect(w, r, "/app/", http.StatusSeeOther)
+}

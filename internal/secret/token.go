@@ -1,0 +1,53 @@
+package secret
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+)
+
+// tokenBytes is the entropy of a token: 256 bits, far beyond guessing range
+// even with online attempts unthrottled.
+const tokenBytes = 32
+
+// NewToken returns a new bearer secret (session, reset, verification token):
+// 32 bytes from crypto/rand encoded as unpadded base64url, 43 characters that
+// are safe in URLs, cookies and headers without further escaping.
+//
+// Store only HashToken(token), never the token itself, so that a leaked
+// database does not yield usable credentials.
+func NewToken() string {
+	var b [tokenBytes]byte
+	// crypto/rand.Read never returns an error since Go 1.24; it crashes the
+	// program instead of returning weak randomness.
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashToken returns the value a store keeps for a token: the SHA-256 of the
+// token's bytes, encoded as unpadded base64url (43 characters). The result is
+// deterministic so a presented token can be looked up by its hash. A fast
+// hash is enough because tokens from NewToken carry 256 bits of entropy; do
+// not use HashToken for passwords or other low-entropy input (use
+// HashPassword).
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// NewID returns prefix + "_" + a 26-character random base32 string from
+// crypto/rand.Text (128 bits), for example "usr_4XJ2…". Ids are unguessable
+// but are public identifiers: never use one as a secret or a credential.
+// The prefix should be a short constant naming the kind of object.
+func NewID(prefix string) string {
+	return prefix + "_" + rand.Text()
+}
+
+// Equal reports whether a and b are equal in time that depends only on their
+// lengths, not their contents, so comparing a presented secret with a stored
+// one does not leak how many leading bytes matched. The lengths themselves
+// are not hidden; compare fixed-length values (such as HashToken outputs).
+func Equal(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

@@ -1,0 +1,234 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/gatehouse-auth/gatehouse/internal/secret"
+)
+
+// tokenLen is the length of a session token: 32 bytes, base64url, unpadded.
+const tokenLen = 43
+
+// Complete is the one place a verified credential becomes a session. Every
+// sign-in method — password today; magic links, passkeys, social, SAML and
+// the OIDC provider later — ends here, so the account checks and the
+// BeforeSession hooks (MFA, organization policy, bans) cannot be bypassed.
+//
+// It refuses disabled accounts, runs the hooks in plugin order (the first to
+// refuse or challenge wins), then creates a session with a fresh token,
+// revoking a.Replaces in the same transaction, and records authenticated_at,
+// amr and aal.
+func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) {
+	if in.User.ID == "" {
+		return Result{}, internalError("complete", errors.New("authentication without a user"))
+	}
+	if in.User.Disabled {
+		return Result{}, &Error{Code: CodeAccountDisabled, Message: "This account has been disabled. Contact the administrator."}
+	}
+	if len(in.AMR) == 0 || in.AAL < 1 {
+		return Result{}, internalError("complete", errors.New("authentication without amr or aal"))
+	}
+	for _, p := range a.plugins {
+		if p.Hooks.BeforeSession == nil {
+			continue
+		}
+		ch, err := p.Hooks.BeforeSession(ctx, in)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return Result{}, err
+			}
+			return Result{}, internalError("plugin "+p.Name+" BeforeSession", err)
+		}
+		if ch != nil {
+			return Result{Status: StatusMFARequired, User: in.User, Methods: slices.Clone(ch.Methods)}, nil
+		}
+	}
+	now := a.Now()
+	token := secret.NewToken()
+	s := Session{
+		ID:                secret.NewID("ses"),
+		UserID:            in.User.ID,
+		TokenHash:         secret.HashToken(token),
+		CreatedAt:         now,
+		LastSeenAt:        now,
+		AbsoluteExpiresAt: now.Add(a.cfg.SessionLifetime),
+		AuthenticatedAt:   now,
+		AMR:               slices.Clone(in.AMR),
+		AAL:               in.AAL,
+		IP:                in.Client.IP,
+		UserAgent:         truncate(in.Client.UserAgent, 512),
+	}
+	if err := a.store.CreateSession(ctx, s, in.Replaces); err != nil {
+		return Result{}, storeError("create session", err, nil)
+	}
+	if in.Replaces != "" {
+		a.invalidateSession(in.Replaces)
+	}
+	for _, p := range a.plugins {
+		if p.Hooks.AfterSession != nil {
+			if err := p.Hooks.AfterSession(ctx, in.User, s); err != nil {
+				a.log.ErrorContext(ctx, "plugin AfterSession hook failed", "plugin", p.Name, "err", err)
+			}
+		}
+	}
+	a.log.InfoContext(ctx, "session created", "user_id", in.User.ID, "session_id", s.ID, "amr", s.AMR)
+	return Result{Status: StatusSignedIn, User: in.User, Session: s, Token: token}, nil
+}
+
+// Authenticate resolves a session token to a Principal: the hot path of
+// every request. It answers from the cache when it can (entries at most
+// Config.SessionCacheTTL old), otherwise from the store; it enforces the
+// idle and absolute timeouts and the user's disabled state, and refreshes
+// last_seen at most once a minute. A storage failure is an error, never a
+// session (fail closed). An unknown, expired or malformed token is
+// CodeUnauthenticated.
+func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if len(token) != tokenLen {
+		return Principal{}, errUnauthenticated
+	}
+	now := a.Now()
+	hash := secret.HashToken(token)
+	var (
+		s     Session
+		u     User
+		perms map[string]bool
+		hit   bool
+	)
+	if a.cache != nil {
+		s, u, perms, hit = a.cache.get(hash, now)
+	}
+	if !hit {
+		var gen uint64
+		if a.cache != nil {
+			gen = a.cache.generation()
+		}
+		var err error
+		s, u, err = a.store.SessionByTokenHash(ctx, hash)
+		if err != nil {
+			return Principal{}, storeError("load session", err, errUnauthenticated)
+		}
+		perms = a.permissionsOf(u.Roles)
+		if a.cache != nil && a.live(s, u) {
+			a.cache.put(gen, s, u, perms, now)
+		}
+	}
+	if !a.live(s, u) {
+		return Principal{}, errUnauthenticated
+	}
+	if now.Sub(s.LastSeenAt) >= touchInterval {
+		// A failed touch does not fail the request: the session was just
+		// verified; the next request retries the write.
+		if err := a.store.TouchSession(ctx, s.ID, now); err != nil {
+			a.log.WarnContext(ctx, "session touch failed", "session_id", s.ID, "err", err)
+		} else {
+			s.LastSeenAt = now
+			if a.cache != nil {
+				a.cache.touch(hash, now)
+			}
+		}
+	}
+	return Principal{User: u, Session: s, Permissions: perms}, nil
+}
+
+// live reports whether the session is within both timeouts and its user may
+// sign in.
+func (a *Auth) live(s Session, u User) bool {
+	now := a.Now()
+	return !u.Disabled && now.Before(s.ExpiresAt(a.cfg.SessionIdleTimeout))
+}
+
+// SignOut revokes the principal's session. Revoking a session that is
+// already gone is not an error.
+func (a *Auth) SignOut(ctx context.Context, p Principal) error {
+	err := a.store.RevokeSession(ctx, p.User.ID, p.Session.ID)
+	a.invalidateSession(p.Session.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return storeError("sign out", err, nil)
+	}
+	return nil
+}
+
+// Sessions lists the principal's live sessions, newest first.
+func (a *Auth) Sessions(ctx context.Context, p Principal) ([]Session, error) {
+	all, err := a.store.ListSessions(ctx, p.User.ID)
+	if err != nil {
+		return nil, storeError("list sessions", err, nil)
+	}
+	live := make([]Session, 0, len(all))
+	for _, s := range all {
+		if a.live(s, p.User) {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+// RevokeSession revokes one of the principal's own sessions (the current one
+// included). Another user's session ID, or one already revoked, is
+// CodeNotFound: the answer never confirms that someone else's ID exists.
+func (a *Auth) RevokeSession(ctx context.Context, p Principal, sessionID string) error {
+	err := a.store.RevokeSession(ctx, p.User.ID, sessionID)
+	a.invalidateSession(sessionID)
+	if err != nil {
+		return storeError("revoke session", err, &Error{Code: CodeNotFound, Message: "No such session."})
+	}
+	a.log.InfoContext(ctx, "session revoked", "user_id", p.User.ID, "session_id", sessionID)
+	return nil
+}
+
+// RevokeOtherSessions revokes every session of the principal but the
+// current one and returns how many.
+func (a *Auth) RevokeOtherSessions(ctx context.Context, p Principal) (int, error) {
+	n, err := a.store.RevokeSessions(ctx, p.User.ID, p.Session.ID)
+	a.invalidateUser(p.User.ID)
+	if err != nil {
+		return 0, storeError("revoke sessions", err, nil)
+	}
+	a.log.InfoContext(ctx, "other sessions revoked", "user_id", p.User.ID, "count", n)
+	return n, nil
+}
+
+// DeleteExpiredSessions removes sessions past either timeout; the server
+// runs it periodically.
+func (a *Auth) DeleteExpiredSessions(ctx context.Context) (int, error) {
+	now := a.Now()
+	n, err := a.store.DeleteExpiredSessions(ctx, now, now.Add(-a.cfg.SessionIdleTimeout))
+	if err != nil {
+		return 0, storeError("delete expired sessions", err, nil)
+	}
+	return n, nil
+}
+
+// InvalidateCache drops every cached session record, for callers that learn
+// of a change made elsewhere (another node, the CLI).
+func (a *Auth) InvalidateCache() {
+	if a.cache != nil {
+		a.cache.purge()
+	}
+}
+
+func (a *Auth) invalidateSession(id string) {
+	if a.cache != nil {
+		a.cache.invalidateSession(id)
+	}
+}
+
+func (a *Auth) invalidateUser(id string) {
+	if a.cache != nil {
+		a.cache.invalidateUser(id)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut at a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,97 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the core's storage contract. Every method is safe for concurrent
+// use; every method that changes security state is atomic (one transaction)
+// and named for its intent, so that no caller composes a read-modify-write
+// that a concurrent request could interleave with.
+//
+// Errors: ErrNotFound (possibly wrapped) when the record does not exist or is
+// not the given user's; ErrConflict when a uniqueness rule refuses a write;
+// anything else is a storage failure, which the core turns into a 5xx
+// (fail closed). Times are stored and returned in UTC with at least
+// millisecond precision. Slices returned are never nil for "none".
+//
+// store/storetest holds the conformance suite every implementation must pass.
+type Store interface {
+	UserStore
+	SessionStore
+	// Ping checks the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// UserStore holds accounts and their password hashes.
+type UserStore interface {
+	// CreateUser inserts u with its password hash ("" for an account without
+	// a password). ErrConflict when u.EmailNormalized is taken, whatever the
+	// concurrency: of N parallel creations with one email exactly one wins.
+	CreateUser(ctx context.Context, u User, passwordHash string) error
+	// UserByID returns the user or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserCredentials returns the user with this normalized email and their
+	// password hash, or ErrNotFound.
+	UserCredentials(ctx context.Context, emailNormalized string) (User, string, error)
+	// ListUsers returns up to limit users ordered by ID, starting after the
+	// given ID ("" for the first page).
+	ListUsers(ctx context.Context, afterID string, limit int) ([]User, error)
+	// UpdateUserName sets the display name and UpdatedAt and returns the
+	// updated user, or ErrNotFound.
+	UpdateUserName(ctx context.Context, userID, name string, now time.Time) (User, error)
+	// UpgradePasswordHash replaces the hash only if it still equals oldHash
+	// (compare-and-swap), so a rehash after sign-in never overwrites a
+	// password changed meanwhile. It reports whether it replaced it.
+	UpgradePasswordHash(ctx context.Context, userID, oldHash, newHash string) (bool, error)
+	// ChangePassword sets a new hash, deletes every session of the user but
+	// currentID, and replaces session currentID with next (same user) — all
+	// or nothing. ErrNotFound, with nothing changed, when currentID is not a
+	// live session of the user (it was revoked or already rotated).
+	ChangePassword(ctx context.Context, userID, newHash, currentID string, next Session, now time.Time) error
+	// SetUserDisabled disables or enables the user; disabling deletes all of
+	// the user's sessions in the same transaction. ErrNotFound for no user.
+	SetUserDisabled(ctx context.Context, userID string, disabled bool, now time.Time) error
+	// SetUserRoles replaces the user's global roles. ErrNotFound for no user.
+	SetUserRoles(ctx context.Context, userID string, roles []string, now time.Time) error
+	// DeleteUser deletes the user and everything that hangs off them
+	// (sessions included). ErrNotFound for no user.
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+// SessionStore holds sessions, looked up by the SHA-256 of their token.
+type SessionStore interface {
+	// CreateSession inserts s. When replaces is not empty, the session with
+	// that ID (whoever's it is — the browser presenting it is leaving it) is
+	// deleted in the same transaction if it exists. ErrNotFound if s.UserID
+	// does not exist.
+	CreateSession(ctx context.Context, s Session, replaces string) error
+	// RotateSession atomically deletes session oldID and inserts next, which
+	// must belong to the same user. Exactly one of N concurrent rotations of
+	// one session succeeds; the others get ErrNotFound and change nothing.
+	RotateSession(ctx context.Context, oldID string, next Session) error
+	// SessionByTokenHash returns the session and its user (with roles and
+	// disabled state), or ErrNotFound. It does not check expiry.
+	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
+	// TouchSession sets LastSeenAt (never moving it backwards).
+	TouchSession(ctx context.Context, sessionID string, at time.Time) error
+	// MarkAuthenticated records a fresh proof of identity on the session.
+	// ErrNotFound when the session is gone.
+	MarkAuthenticated(ctx context.Context, sessionID string, at time.Time, amr []string, aal int) error
+	// ListSessions returns the user's sessions, newest first. Expiry is the
+	// caller's business.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// RevokeSession deletes one session of the user. Exactly one of N
+	// concurrent revocations succeeds; the rest, and any attempt on another
+	// user's session, get ErrNotFound.
+	RevokeSession(ctx context.Context, userID, sessionID string) error
+	// RevokeSessions deletes all of the user's sessions except exceptID
+	// ("" for none) and returns how many it deleted.
+	RevokeSessions(ctx context.Context, userID, exceptID string) (int, error)
+	// DeleteExpiredSessions removes sessions whose absolute expiry is before
+	// now or that were last seen before idleBefore; it returns how many.
+	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+}

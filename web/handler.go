@@ -1,0 +1,229 @@
+// Package web is the net/http edge of Gatehouse: the JSON API and hosted
+// pages under the base path, the Require / RequirePermission middleware that
+// protect an application's routes, cookie handling, cross-origin refusal,
+// security headers, client-IP resolution and the one error writer.
+//
+// It holds no business logic: handlers decode, call the core (package
+// gatehouse) and encode. It never imports a store or a plugin.
+package web
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Handler serves the JSON API and the hosted pages under the base path and
+// provides the middleware that protects an application's own routes. Create
+// it with New; it is safe for concurrent use.
+type Handler struct {
+	auth      *gatehouse.Auth
+	cfg       gatehouse.Config
+	log       *slog.Logger
+	base      string
+	dev       bool
+	cookie    string
+	mux       *http.ServeMux
+	csrf      *http.CrossOriginProtection
+	trusted   []netip.Prefix
+	cors      map[string]bool
+	allowlist map[string]bool
+	pages     map[string]*template.Template
+	csp       string
+	metrics   *metrics
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithMetrics registers the handler's Prometheus metrics (requests by route
+// and status, latency, the password-hashing pool) on reg. Without it no
+// metrics are collected.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(h *Handler) { h.metrics = newMetrics(reg, h.auth) }
+}
+
+// New returns the HTTP edge for auth. Mount it at the base path:
+//
+//	mux.Handle("/auth/", h)
+func New(auth *gatehouse.Auth, opts ...Option) *Handler {
+	cfg := auth.Config()
+	h := &Handler{
+		auth:      auth,
+		cfg:       cfg,
+		log:       auth.Logger(),
+		base:      cfg.BasePath,
+		dev:       cfg.Development(),
+		mux:       http.NewServeMux(),
+		csrf:      http.NewCrossOriginProtection(),
+		cors:      map[string]bool{},
+		allowlist: map[string]bool{},
+	}
+	h.cookie = "__Host-gatehouse_session"
+	if h.dev {
+		h.cookie = "gatehouse_session"
+	}
+	for _, p := range cfg.TrustedProxies {
+		if pr, err := netip.ParsePrefix(p); err == nil {
+			h.trusted = append(h.trusted, pr.Masked())
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			h.trusted = append(h.trusted, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	// Our own public origin counts as same-origin even when a proxy rewrote
+	// Host; CORS origins may make credentialed state changes by design.
+	h.csrf.AddTrustedOrigin(cfg.PublicURL)
+	for _, o := range cfg.CORSAllowedOrigins {
+		h.cors[o] = true
+		h.csrf.AddTrustedOrigin(o)
+	}
+	formAction := []string{"'self'"}
+	for _, o := range cfg.RedirectAllowlist {
+		h.allowlist[o] = true
+		formAction = append(formAction, o)
+	}
+	h.csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + strings.Join(formAction, " ") +
+		"; frame-ancestors 'none'; base-uri 'none'"
+	h.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.refuse(w, r, errCrossOrigin)
+	}))
+	h.pages = parsePages()
+	for _, o := range opts {
+		o(h)
+	}
+	h.routes()
+	return h
+}
+
+// ServeHTTP serves the API and pages under the base path, with security
+// headers and a request id on every response.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withRequestID(w, r)
+	h.securityHeaders(w)
+	if h.corsPreflight(w, r) {
+		return
+	}
+	// Every state change under the base path, sign-in and sign-up included
+	// (login CSRF), must come from this origin or an allowed CORS origin.
+	if !isSafeMethod(r.Method) {
+		if err := h.csrf.Check(r); err != nil {
+			h.refuse(w, r, errCrossOrigin)
+			return
+		}
+	}
+	// Handler only finds the route; ServeHTTP below routes again so that
+	// path values are set on the request.
+	handler, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		h.unrouted(w, r, handler)
+		return
+	}
+	if h.metrics != nil {
+		h.metrics.serve(w, r, pattern, h.mux)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// corsPreflight adds CORS headers for allowed origins on the JSON API and
+// answers preflight requests. It reports whether the request is done.
+func (h *Handler) corsPreflight(w http.ResponseWriter, r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, h.base+"/api/") {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	addVary(w, "Origin")
+	if origin == "" || !h.cors[origin] {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Allow-Credentials", "true")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// unrouted answers a path or method we do not serve with the JSON error shape
+// under the API and an HTML page elsewhere.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request, mux http.Handler) {
+	probe := &statusProbe{header: http.Header{}}
+	mux.ServeHTTP(probe, r)
+	if loc := probe.header.Get("Location"); loc != "" && probe.status >= 300 && probe.status < 400 {
+		// ServeMux's own redirect to a cleaned path; the target is a path on
+		// this host.
+		http.Redirect(w, r, loc, probe.status)
+		return
+	}
+	code, msg := gatehouse.CodeNotFound, "There is nothing here."
+	if probe.status == http.StatusMethodNotAllowed {
+		code, msg = gatehouse.CodeMethodNotAllowed, "This method is not allowed here."
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+	}
+	e := &gatehouse.Error{Code: code, Message: msg}
+	if strings.HasPrefix(r.URL.Path, h.base+"/api/") || !wantsHTML(r) {
+		h.writeError(w, r, e)
+		return
+	}
+	h.renderError(w, r, e)
+}
+
+// statusProbe captures what ServeMux's not-found / method-not-allowed handler
+// would write, so we can answer in our own shape.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header { return p.header }
+func (p *statusProbe) WriteHeader(st int) {
+	if p.status == 0 {
+		p.status = st
+	}
+}
+func (p *statusProbe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// securityHeaders sets the headers every Gatehouse response carries.
+func (h *Handler) securityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", h.csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if !h.dev {
+		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+// path returns the absolute path of a route under the base path.
+func (h *Handler) path(p string) string { return h.base + p }
+
+// wantsHTML reports whether r is a browser navigation: GET or HEAD with
+// Accept including text/html, or Sec-Fetch-Mode: navigate.
+func wantsHTML(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return r.Header.Get("Sec-Fetch-Mode") == "navigate" || strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// isSafeMethod reports whether the method cannot change state (RFC 9110 §9.2.1).
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

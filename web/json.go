@@ -1,0 +1,100 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// maxBody bounds every request body the edge reads.
+const maxBody = 64 << 10
+
+// decodeJSON reads r's body into dst strictly: the content type must be JSON,
+// the body at most 64 KiB of valid UTF-8 holding exactly one JSON object
+// whose fields all exist in dst. Anything else is a 4xx *gatehouse.Error.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+		return &gatehouse.Error{Code: gatehouse.CodeUnsupportedMediaType, Message: "Send the request body as JSON with Content-Type: application/json."}
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body must hold a single JSON object."}
+	}
+	return nil
+}
+
+// readBody reads a body of at most maxBody bytes of valid UTF-8.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &gatehouse.Error{Code: gatehouse.CodeBodyTooLarge, Message: "The request body is too large (at most 64 KiB)."}
+		}
+		return nil, &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body could not be read.", Err: err}
+	}
+	if !utf8.Valid(body) {
+		return nil, &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body must be valid UTF-8."}
+	}
+	return body, nil
+}
+
+func jsonError(err error) error {
+	var (
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		inv  *json.InvalidUnmarshalError
+		msg  = "The request body is not valid JSON."
+		fld  string
+		code = gatehouse.CodeInvalidRequest
+	)
+	switch {
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case errors.As(err, &typ):
+		fld = typ.Field
+		msg = "A field has the wrong type."
+		if fld != "" {
+			msg = "The field " + fld + " has the wrong type."
+		}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		fld = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		msg = "The field " + fld + " is not accepted here."
+	case errors.As(err, &inv):
+		return err
+	}
+	if !utf8.ValidString(fld) || len(fld) > 64 {
+		fld = ""
+	}
+	return &gatehouse.Error{Code: code, Message: msg, Field: fld}
+}
+
+// writeJSON writes v with status st. Responses carrying user or session data
+// are never cached.
+func writeJSON(w http.ResponseWriter, st int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		st = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal_error","message":"Something went wrong on our side. Please try again."}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(st)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+var errCrossOrigin = &gatehouse.Error{Code: gatehouse.CodeCrossOrigin, Message: "Cross-origin requests cannot change anything here."}
+
+// authenticate resolves the request's session cookie. It returns ok=false
+// with a nil error when there is no valid session, and an error only when
+// the check itself failed (storage down): callers must then refuse, never
+// treat the request as signed in or as anonymous-and-fine.
+func (h *Handler) authenticate(r *http.Request) (gatehouse.Principal, bool, error) {
+	c, err := r.Cookie(h.cookie)
+	if err != nil || c.Value == "" {
+		return gatehouse.Principal{}, false, nil
+	}
+	p, err := h.auth.Authenticate(r.Context(), c.Value)
+	if err != nil {
+		if gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated {
+			return gatehouse.Principal{}, false, nil
+		}
+		return gatehouse.Principal{}, false, err
+	}
+	if !isSafeMethod(r.Method) && h.csrf.Check(r) != nil {
+		p.CrossOrigin = true
+	}
+	return p, true, nil
+}
+
+// privateHeaders marks a response as depending on the cookie and holding
+// user data.
+func privateHeaders(w http.ResponseWriter) {
+	addVary(w, "Cookie")
+	w.Header().Set("Cache-Control", "private, no-store")
+}
+
+// Load puts the signed-in principal, if any, in the request context and calls
+// next either way: for public pages that render differently when signed in
+// (gatehouse.UserFrom, Handler.State). A storage failure answers 503/500.
+func (h *Handler) Load(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withRequestID(w, r)
+		addVary(w, "Cookie")
+		p, ok, err := h.authenticate(r)
+		if err != nil {
+			h.refuse(w, r, err)
+			return
+		}
+		if ok {
+			w.Header().Set("Cache-Control", "private, no-store")
+			r = r.WithContext(gatehouse.WithPrincipal(r.Context(), p))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Require protects a whole subtree: only signed-in requests reach next. A
+// browser navigation (GET/HEAD wanting HTML, or Sec-Fetch-Mode: navigate)
+// without a session is redirected (303) to the sign-in page with
+// redirect_to set to the requested path; anything else gets 401 JSON with
+// WWW-Authenticate. A state-changing request from another origin carrying the
+// cookie is refused with 403 (CSRF). Responses get Vary: Cookie and
+// Cache-Control: private, no-store.
+func (h *Handler) Require(next http.Handler) http.Handler {
+	return h.guard("", next)
+}
+
+// RequirePermission is Require plus an authorization check: a signed-in user
+// without permission gets 403 forbidden. Use it on "server functions"; it
+// is the security boundary whatever the UI shows.
+func (h *Handler) RequirePermission(permission string, next http.Handler) http.Handler {
+	return h.guard(permission, next)
+}
+
+func (h *Handler) guard(permission string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withRequestID(w, r)
+		privateHeaders(w)
+		p, ok, err := h.authenticate(r)
+		switch {
+		case err != nil:
+			h.refuse(w, r, err)
+			return
+		case !ok && wantsHTML(r):
+			http.Redirect(w, r, h.signInURL(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		case !ok:
+			h.refuse(w, r, &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "Sign in to continue."})
+			return
+		case p.CrossOrigin:
+			h.refuse(w, r, errCrossOrigin)
+			return
+		case permission != "" && !p.Can(permission):
+			h.refuse(w, r, &gatehouse.Error{Code: gatehouse.CodeForbidden, Message: "You do not have permission to do this."})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(gatehouse.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// refuse answers an error from middleware or the cross-origin check: HTML
+// for a browser navigation, JSON otherwise.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	api := strings.HasPrefix(r.URL.Path, h.base+"/api/")
+	if !api && (wantsHTML(r) || (r.Method == http.MethodPost && isFormPost(r))) {
+		h.renderError(w, r, err)
+		return
+	}
+	h.writeError(w, r, err)
+}
+
+// signInURL is the sign-in page with a redirect_to back to target when
+// target is safe.
+func (h *Handler) signInURL(target string) string {
+	u := h.path("/sign-in")
+	if t, ok := h.safeRedirect(target); ok {
+		u += "?redirect_to=" + url.QueryEscape(t)
+	}
+	return u
+}
+
+// State returns the AuthState of r for templates; r must have passed through
+// Load, Require or RequirePermission.
+func (h *Handler) State(r *http.Request) gatehouse.AuthState {
+	return h.auth.State(r.Context())
+}
+
+// setSessionCookie hands the browser its session token. The cookie is
+// HttpOnly, SameSite=Lax, Path=/, Secure and __Host- prefixed in production;
+// it lives as long as the session's absolute lifetime, while the server
+// enforces the idle timeout.
+func (h *Handler) setSessionCookie(w http.ResponseWriter, token string, s gatehouse.Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     h.cookie,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   max(int(s.AbsoluteExpiresAt.Sub(h.auth.Now())/time.Second), 1),
+		HttpOnly: true,
+		Secure:   !h.dev,
+		SameSite: http.SameSiteLaxMode,
+	})
+	addVary(w, "Cookie")
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// clearSessionCookie removes the session cookie from the browser.
+func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: !h.dev, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// presentedSessionID returns the id of the valid session the request
+// carries, if any, so a new sign-in replaces it.
+func (h *Handler) presentedSessionID(r *http.Request) string {
+	if p, ok := gatehouse.PrincipalFrom(r.Context()); ok {
+		return p.Session.ID
+	}
+	return ""
+}
+
+// client describes the device behind r.
+func (h *Handler) client(r *http.Request) gatehouse.Client {
+	return gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()}
+}
+
+// addVary adds a field to Vary unless it is already there.
+func addVary(w http.ResponseWriter, field string) {
+	for _, v := range w.Header().Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), field) {
+				return
+			}
+		}
+	}
+	w.Header().Add("Vary", field)
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// routes registers every route of the edge, relative to the base path.
+func (h *Handler) routes() {
+	api := func(pattern string, fn http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		h.mux.Handle(method+" "+h.path("/api"+path), fn)
+	}
+	page := func(pattern string, fn http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		h.mux.Handle(method+" "+h.path(path), fn)
+	}
+
+	api("POST /sign-up", h.public(h.apiSignUp))
+	api("POST /sign-in", h.public(h.apiSignIn))
+	api("POST /sign-out", h.public(h.apiSignOut))
+	api("GET /session", h.private(h.apiSession))
+	api("POST /reauthenticate", h.private(h.apiReauthenticate))
+	api("GET /sessions", h.private(h.apiSessions))
+	api("DELETE /sessions/{id}", h.private(h.apiRevokeSession))
+	api("DELETE /sessions", h.private(h.apiRevokeOtherSessions))
+	api("POST /password/change", h.private(h.apiChangePassword))
+	api("GET /user", h.private(h.apiUser))
+	api("PATCH /user", h.private(h.apiUpdateUser))
+	api("POST /user/delete", h.private(h.apiDeleteUser))
+
+	page("GET /sign-in", h.public(h.formPage("sign-in", "Sign in")))
+	page("POST /sign-in", h.public(h.formPost("sign-in", "Sign in", h.submitSignIn)))
+	page("GET /sign-up", h.public(h.formPage("sign-up", "Create your account")))
+	page("POST /sign-up", h.public(h.formPost("sign-up", "Create your account", h.submitSignUp)))
+	page("POST /sign-out", h.public(h.pageSignOut))
+	page("GET /account", h.private(h.pageAccount))
+	page("POST /account/sessions/{id}/revoke", h.private(h.pageRevokeSession))
+	page("POST /account/sessions/revoke-others", h.private(h.pageRevokeOthers))
+	page("GET /assets/style.css", http.HandlerFunc(h.stylesheet))
+
+	for _, p := range h.auth.Plugins() {
+		if p.Routes != nil {
+			p.Routes(prefixRouter{h})
+		}
+	}
+}
+
+// prefixRouter registers plugin routes under the base path.
+type prefixRouter struct{ h *Handler }
+
+func (pr prefixRouter) Handle(pattern string, handler http.Handler) {
+	if method, path, ok := strings.Cut(pattern, " "); ok {
+		pr.h.mux.Handle(method+" "+pr.h.path(path), handler)
+		return
+	}
+	pr.h.mux.Handle(pr.h.path(pattern), handler)
+}
+
+// public wraps a route that works signed in or not: the principal, when
+// there is one, is in the context.
+func (h *Handler) public(fn http.HandlerFunc) http.Handler { return h.Load(fn) }
+
+// private wraps a route that needs a session: pages redirect to sign-in,
+// the API answers 401.
+func (h *Handler) private(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		privateHeaders(w)
+		p, ok, err := h.authenticate(r)
+		switch {
+		case err != nil:
+			h.refuse(w, r, err)
+		case !ok && wantsHTML(r):
+			http.Redirect(w, r, h.signInURL(r.URL.RequestURI()), http.StatusSeeOther)
+		case !ok:
+			h.refuse(w, r, errUnauthenticated)
+		default:
+			fn(w, r.WithContext(gatehouse.WithPrincipal(r.Context(), p)))
+		}
+	}
+}
+
+var errUnauthenticated = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "Sign in to continue."}
