@@ -216,7 +216,7 @@ func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next st
 	s.TokenHash = secret.HashToken(token)
 	s.CreatedAt, s.LastSeenAt, s.AuthenticatedAt = now, now, now
 	s.AbsoluteExpiresAt = now.Add(a.cfg.SessionLifetime)
-	s.IP, s.UserAgent = client.IP, truncate(client.UserAgent, 512)
+	s.IP, s.UserAgent = client.IP, cleanUserAgent(client.UserAgent)
 	err = a.store.ChangePassword(ctx, p.User.ID, hash, p.Session.ID, s, now)
 	a.invalidateUser(p.User.ID)
 	if err != nil {

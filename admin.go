@@ -100,11 +100,13 @@ func (a *Auth) insertUser(ctx context.Context, u User, hash string) error {
 
 // FindUser looks a user up by ID (usr_…) or by email.
 func (a *Auth) FindUser(ctx context.Context, idOrEmail string) (User, error) {
-	notFound := &Error{Code: CodeNotFound, Message: "No such user."}
 	if strings.HasPrefix(idOrEmail, "usr_") {
+		if !secret.IsID("usr", idOrEmail) {
+			return User{}, errNoSuchUser
+		}
 		u, err := a.store.UserByID(ctx, idOrEmail)
 		if err != nil {
-			return User{}, storeError("find user", err, notFound)
+			return User{}, storeError("find user", err, errNoSuchUser)
 		}
 		return u, nil
 	}
@@ -114,7 +116,7 @@ func (a *Auth) FindUser(ctx context.Context, idOrEmail string) (User, error) {
 	}
 	u, _, err := a.store.UserCredentials(ctx, norm)
 	if err != nil {
-		return User{}, storeError("find user", err, notFound)
+		return User{}, storeError("find user", err, errNoSuchUser)
 	}
 	return u, nil
 }
@@ -131,10 +133,13 @@ func (a *Auth) ListUsers(ctx context.Context, afterID string, limit int) ([]User
 
 // SetDisabled disables (revoking every session at once) or re-enables a user.
 func (a *Auth) SetDisabled(ctx context.Context, userID string, disabled bool) error {
+	if !secret.IsID("usr", userID) {
+		return errNoSuchUser
+	}
 	err := a.store.SetUserDisabled(ctx, userID, disabled, a.Now())
 	a.invalidateUser(userID)
 	if err != nil {
-		return storeError("set disabled", err, &Error{Code: CodeNotFound, Message: "No such user."})
+		return storeError("set disabled", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user disabled state changed", "user_id", userID, "disabled", disabled)
 	return nil
@@ -143,6 +148,9 @@ func (a *Auth) SetDisabled(ctx context.Context, userID string, disabled bool) er
 // SetRoles replaces a user's global roles. The change reaches this node's
 // session checks at once and other nodes within the cache TTL.
 func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) error {
+	if !secret.IsID("usr", userID) {
+		return errNoSuchUser
+	}
 	roles, err := parseRoles(roles)
 	if err != nil {
 		return err
@@ -150,7 +158,7 @@ func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) erro
 	err = a.store.SetUserRoles(ctx, userID, roles, a.Now())
 	a.invalidateUser(userID)
 	if err != nil {
-		return storeError("set roles", err, &Error{Code: CodeNotFound, Message: "No such user."})
+		return storeError("set roles", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user roles changed", "user_id", userID, "roles", roles)
 	return nil
@@ -158,10 +166,13 @@ func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) erro
 
 // DeleteUser deletes a user and all their sessions.
 func (a *Auth) DeleteUser(ctx context.Context, userID string) error {
+	if !secret.IsID("usr", userID) {
+		return errNoSuchUser
+	}
 	err := a.store.DeleteUser(ctx, userID)
 	a.invalidateUser(userID)
 	if err != nil {
-		return storeError("delete user", err, &Error{Code: CodeNotFound, Message: "No such user."})
+		return storeError("delete user", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user deleted", "user_id", userID)
 	return nil
@@ -169,6 +180,9 @@ func (a *Auth) DeleteUser(ctx context.Context, userID string) error {
 
 // RevokeUserSessions revokes every session of a user and returns how many.
 func (a *Auth) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
+	if !secret.IsID("usr", userID) {
+		return 0, errNoSuchUser
+	}
 	n, err := a.store.RevokeSessions(ctx, userID, "")
 	a.invalidateUser(userID)
 	if err != nil {
@@ -176,6 +190,8 @@ func (a *Auth) RevokeUserSessions(ctx context.Context, userID string) (int, erro
 	}
 	return n, nil
 }
+
+var errNoSuchUser = &Error{Code: CodeNotFound, Message: "No such user."}
 
 var roleName = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
@@ -59,7 +62,7 @@ func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) 
 		AMR:               slices.Clone(in.AMR),
 		AAL:               in.AAL,
 		IP:                in.Client.IP,
-		UserAgent:         truncate(in.Client.UserAgent, 512),
+		UserAgent:         cleanUserAgent(in.Client.UserAgent),
 	}
 	if err := a.store.CreateSession(ctx, s, in.Replaces); err != nil {
 		return Result{}, storeError("create session", err, nil)
@@ -170,6 +173,10 @@ func (a *Auth) Sessions(ctx context.Context, p Principal) ([]Session, error) {
 // included). Another user's session ID, or one already revoked, is
 // CodeNotFound: the answer never confirms that someone else's ID exists.
 func (a *Auth) RevokeSession(ctx context.Context, p Principal, sessionID string) error {
+	if !secret.IsID("ses", sessionID) {
+		// Not one of ours: nothing to look up (and nothing odd reaches SQL).
+		return &Error{Code: CodeNotFound, Message: "No such session."}
+	}
 	err := a.store.RevokeSession(ctx, p.User.ID, sessionID)
 	a.invalidateSession(sessionID)
 	if err != nil {
@@ -222,13 +229,19 @@ func (a *Auth) invalidateUser(id string) {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut at a rune boundary.
-	for n > 0 && s[n]&0xC0 == 0x80 {
+// cleanUserAgent makes a client-supplied User-Agent safe to store and show:
+// valid UTF-8 (HTTP allows other bytes; PostgreSQL text does not), no
+// control characters, at most 512 bytes.
+func cleanUserAgent(ua string) string {
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(ua, ""))
+	n := min(len(ua), 512)
+	for n > 0 && n < len(ua) && !utf8.RuneStart(ua[n]) {
 		n--
 	}
-	return s[:n]
+	return ua[:n]
 }

@@ -65,6 +65,8 @@ func TestContract(t *testing.T) {
 		{"PagesFlow", testPagesFlow},
 		{"OpenRedirectRefused", testOpenRedirectRefused},
 		{"StorageFailureFailsClosed", testStorageFailureFailsClosed},
+		{"HostileInput", testHostileInput},
+		{"CORS", testCORS},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -756,4 +758,64 @@ func TestPluginRoutesMountUnderBasePath(t *testing.T) {
 	if res.StatusCode != 200 || string(b) != "hello" || res.Header.Get("X-Request-Id") == "" {
 		t.Fatalf("plugin route: %d %q", res.StatusCode, b)
 	}
+}
+
+// testHostileInput sends what an attacker would put in every field and
+// header: NUL bytes, invalid UTF-8, SQL metacharacters, LIKE wildcards. Each
+// gets a clean 4xx (or is stored safely), never a 500.
+func testHostileInput(t *testing.T, b backend) {
+	e := newEnv(t, b, gatehouse.Config{})
+	c := e.client()
+	c.signUp("hostile@example.com")
+	for _, id := range []string{"%00", "ses_%00", "%FF%FE", "'%20OR%201=1--", "ses_%25", "ses_AAAAAAAAAAAAAAAAAAAAAAAAAA", strings.Repeat("A", 2000)} {
+		want(t, c.do("DELETE", "/auth/api/sessions/"+id, nil), 404, "not_found")
+		r := c.do("POST", "/auth/account/sessions/"+id+"/revoke", url.Values{})
+		if r.StatusCode != 404 {
+			t.Fatalf("page revoke of %q: %d", id, r.StatusCode)
+		}
+	}
+	// Form fields are not checked for UTF-8 by the JSON decoder.
+	for _, form := range []url.Values{
+		{"email": {"a\x00@example.com"}, "password": {goodPassword}},
+		{"email": {"hostile@example.com"}, "password": {"pass\x00word\xffxxxxxx"}},
+		{"email": {"\xff@example.com"}, "password": {goodPassword}},
+		{"email": {"%@example.com"}, "password": {goodPassword}},
+		{"email": {"_ostile@example.com"}, "password": {goodPassword}},
+	} {
+		r := e.client().do("POST", "/auth/sign-in", form)
+		if r.StatusCode != 400 && r.StatusCode != 401 {
+			t.Fatalf("sign-in form %v: %d", form, r.StatusCode)
+		}
+	}
+	r := e.client().do("POST", "/auth/sign-up", url.Values{"email": {"n@example.com"}, "password": {goodPassword}, "name": {"bad\xffname"}})
+	want(t, r, 400, "")
+	// A User-Agent with bytes that are not UTF-8.
+	ua := e.client()
+	r = ua.do("POST", "/auth/api/sign-in", map[string]string{"email": "hostile@example.com", "password": goodPassword}, "User-Agent", "Evil\xff\xfeBrowser/1.0")
+	want(t, r, 200, "")
+	if got := r.json(t)["session"].(map[string]any)["user_agent"]; got != "EvilBrowser/1.0" {
+		t.Fatalf("stored user agent %q", got)
+	}
+	want(t, ua.do("GET", "/auth/api/sessions", nil), 200, "")
+}
+
+func testCORS(t *testing.T, b backend) {
+	e := newEnv(t, b, gatehouse.Config{CORSAllowedOrigins: []string{"https://app.example.com"}})
+	c := e.client()
+	r := c.do("OPTIONS", "/auth/api/sign-in", nil, "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")
+	want(t, r, 204, "")
+	if r.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || r.Header.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Origin") {
+		t.Fatalf("preflight headers %v", r.Header)
+	}
+	r = c.do("POST", "/auth/api/sign-up", map[string]string{"email": "cors@example.com", "password": goodPassword}, "Origin", "https://app.example.com", "Sec-Fetch-Site", "cross-site")
+	want(t, r, 201, "")
+	if r.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatal("allowed origin without ACAO")
+	}
+	r = c.do("GET", "/auth/api/session", nil, "Origin", "https://evil.example")
+	want(t, r, 200, "")
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("unlisted origin got ACAO")
+	}
+	want(t, c.do("POST", "/auth/api/sign-out", nil, "Origin", "https://evil.example"), 403, "cross_origin_request")
 }

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"regexp"
 	"runtime"
@@ -814,5 +815,18 @@ func TestParseSecret(t *testing.T) {
 				t.Errorf("NewKeyring(ParseSecret(...)) = %v", err)
 			}
 		})
+	}
+}
+
+func TestIsID(t *testing.T) {
+	for range 100 {
+		if id := NewID("ses"); !IsID("ses", id) {
+			t.Fatalf("IsID rejects %q", id)
+		}
+	}
+	for _, bad := range []string{"", "ses_", "usr_" + rand.Text(), "ses_" + rand.Text()[:25], "ses_" + rand.Text() + "A", "ses_\x00AAAAAAAAAAAAAAAAAAAAAAAAA", "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa", "ses-AAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		if IsID("ses", bad) {
+			t.Errorf("IsID accepts %q", bad)
+		}
 	}
 }

@@ -51,3 +51,20 @@ func NewID(prefix string) string {
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// idTextLen is the length of rand.Text's output: 26 base32 characters.
+const idTextLen = 26
+
+// IsID reports whether s has the form NewID(prefix) produces. Use it to
+// refuse a malformed identifier before it reaches a query.
+func IsID(prefix, s string) bool {
+	if len(s) != len(prefix)+1+idTextLen || s[:len(prefix)] != prefix || s[len(prefix)] != '_' {
+		return false
+	}
+	for _, c := range []byte(s[len(prefix)+1:]) {
+		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
