@@ -156,25 +156,31 @@ func (a *Auth) checkPassword(ctx context.Context, p Principal, password string) 
 	return nil
 }
 
-// Reauthenticate proves again who the principal is and refreshes the
-// session's authenticated_at, opening the re-authentication window for
-// sensitive actions. It returns the updated session.
-func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string) (Session, error) {
+// Reauthenticate proves again who the principal is. Like any privilege
+// change it rotates the session: the result carries a new token for a
+// session authenticated now (same creation time and absolute expiry), and
+// the old token stops working. Of concurrent re-authentications of one
+// session one wins; the others are CodeUnauthenticated.
+func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string, client Client) (Result, error) {
 	if err := a.checkPassword(ctx, p, password); err != nil {
-		return Session{}, err
+		return Result{}, err
 	}
 	now := a.Now()
-	amr := p.Session.AMR
-	if !slices.Contains(amr, AMRPassword) {
-		amr = append(append([]string(nil), amr...), AMRPassword)
-	}
-	if err := a.store.MarkAuthenticated(ctx, p.Session.ID, now, amr, p.Session.AAL); err != nil {
-		return Session{}, storeError("mark authenticated", err, errUnauthenticated)
-	}
-	a.invalidateSession(p.Session.ID)
+	token := secret.NewToken()
 	s := p.Session
-	s.AuthenticatedAt, s.AMR = now, amr
-	return s, nil
+	s.ID, s.TokenHash = secret.NewID("ses"), secret.HashToken(token)
+	s.LastSeenAt, s.AuthenticatedAt = now, now
+	if !slices.Contains(s.AMR, AMRPassword) {
+		s.AMR = append(slices.Clone(s.AMR), AMRPassword)
+	}
+	s.IP, s.UserAgent = client.IP, cleanUserAgent(client.UserAgent)
+	err := a.store.RotateSession(ctx, p.Session.ID, s)
+	a.invalidateSession(p.Session.ID)
+	if err != nil {
+		return Result{}, storeError("rotate session", err, errUnauthenticated)
+	}
+	a.log.InfoContext(ctx, "re-authenticated", "user_id", p.User.ID, "session_id", s.ID)
+	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
 }
 
 // RequireRecentAuthentication returns CodeReauthenticationRequired unless the

@@ -70,7 +70,8 @@ type SessionStore interface {
 	// does not exist.
 	CreateSession(ctx context.Context, s Session, replaces string) error
 	// RotateSession atomically deletes session oldID and inserts next, which
-	// must belong to the same user. Exactly one of N concurrent rotations of
+	// must belong to the same user (re-authentication and other privilege
+	// changes issue a new token this way). Exactly one of N concurrent rotations of
 	// one session succeeds; the others get ErrNotFound and change nothing.
 	RotateSession(ctx context.Context, oldID string, next Session) error
 	// SessionByTokenHash returns the session and its user (with roles and
@@ -78,9 +79,6 @@ type SessionStore interface {
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
 	// TouchSession sets LastSeenAt (never moving it backwards).
 	TouchSession(ctx context.Context, sessionID string, at time.Time) error
-	// MarkAuthenticated records a fresh proof of identity on the session.
-	// ErrNotFound when the session is gone.
-	MarkAuthenticated(ctx context.Context, sessionID string, at time.Time, amr []string, aal int) error
 	// ListSessions returns the user's sessions, newest first. Expiry is the
 	// caller's business.
 	ListSessions(ctx context.Context, userID string) ([]Session, error)

@@ -142,13 +142,13 @@ func (h *Handler) apiReauthenticate(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	p := principal(r)
-	s, err := h.auth.Reauthenticate(r.Context(), p, in.Password)
+	res, err := h.auth.Reauthenticate(r.Context(), principal(r), in.Password, h.client(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sessionStateJSON{User: toUserJSON(p.User), Session: h.toSessionJSON(s, true)})
+	h.setSessionCookie(w, res.Token, res.Session)
+	writeJSON(w, http.StatusOK, sessionStateJSON{User: toUserJSON(res.User), Session: h.toSessionJSON(res.Session, true)})
 }
 
 func (h *Handler) apiSessions(w http.ResponseWriter, r *http.Request) {

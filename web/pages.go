@@ -149,7 +149,7 @@ func (h *Handler) formPost(name, title string, submit func(r *http.Request, d *p
 			return
 		}
 		d.Email = r.PostForm.Get("email")
-		d.RedirectTo, _ = h.safeRedirect(r.PostForm.Get("redirect_to"))
+		d.RedirectTo, _ = h.safeRedirect(r.Form.Get("redirect_to")) // body first, then the query
 		res, err := submit(r, d)
 		if err != nil {
 			h.formError(w, r, name, d, err)

@@ -488,7 +488,15 @@ func testUserProfileAndDeletion(t *testing.T, b backend) {
 	e.clock.Advance(11 * time.Minute)
 	want(t, c.do("POST", "/auth/api/user/delete", nil), 403, "reauthentication_required")
 	want(t, c.do("POST", "/auth/api/reauthenticate", map[string]string{"password": "wrong password!"}), 403, "incorrect_password")
-	want(t, c.do("POST", "/auth/api/reauthenticate", map[string]string{"password": goodPassword}), 200, "")
+	before := c.cookie()
+	r := c.do("POST", "/auth/api/reauthenticate", map[string]string{"password": goodPassword})
+	want(t, r, 200, "")
+	if c.cookie() == before || r.json(t)["session"].(map[string]any)["authenticated_at"] != "2026-11-27T13:11:00Z" {
+		t.Fatalf("re-authentication did not rotate the session: %s", r.body)
+	}
+	replay := e.client()
+	replay.setCookie(before)
+	want(t, replay.do("GET", "/auth/api/session", nil), 401, "unauthenticated")
 	want(t, c.do("POST", "/auth/api/user/delete", nil), 204, "")
 	want(t, c.do("GET", "/auth/api/session", nil), 401, "unauthenticated")
 	want(t, e.client().do("POST", "/auth/api/sign-in", map[string]string{"email": "me@example.com", "password": goodPassword}), 401, "invalid_credentials")
@@ -710,6 +718,11 @@ func testOpenRedirectRefused(t *testing.T, b backend) {
 		"evil.com":                          "/auth/account",
 		"https:evil.com":                    "/auth/account",
 		"/\t/evil.com":                      "/auth/account",
+	}
+	// redirect_to may also come in the query of the form's action.
+	r := e.client().do("POST", "/auth/sign-in?redirect_to=%2Fapp%2Fq", url.Values{"email": {"redir@example.com"}, "password": {goodPassword}})
+	if loc := r.Header.Get("Location"); loc != "/app/q" {
+		t.Fatalf("redirect_to from the query: Location %q", loc)
 	}
 	for target, wantLoc := range cases {
 		t.Run(fmt.Sprintf("%q", target), func(t *testing.T) {

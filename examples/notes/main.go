@@ -2,7 +2,10 @@
 // page, a protected /app/ subtree, and a permission-guarded POST.
 //
 //	go run ./examples/notes          # then open http://localhost:3000
-//	go run ./cmd/gatehouse users set-role --database-url sqlite://./data/notes.db you@example.com editor
+//
+// Sign up, then give yourself the editor role to write notes:
+//
+//	GATEHOUSE_DATABASE_URL=sqlite:data/notes.db go run ./cmd/gatehouse users set-role you@example.com editor
 package main
 
 import (

@@ -402,18 +402,6 @@ func (s *Store) TouchSession(ctx context.Context, sessionID string, at time.Time
 	return nil
 }
 
-// MarkAuthenticated records a fresh proof of identity on the session
-// (AuthenticatedAt, AMR, AAL). ErrNotFound when the session is gone.
-func (s *Store) MarkAuthenticated(ctx context.Context, sessionID string, at time.Time, amr []string, aal int) error {
-	const op = "mark authenticated"
-	enc, err := encodeList(amr)
-	if err != nil {
-		return errorf(op, err)
-	}
-	return s.changeOne(ctx, op, `UPDATE sessions SET authenticated_at = $2, amr = $3, aal = $4 WHERE id = $1`,
-		sessionID, toMillis(at), enc, aal)
-}
-
 // ListSessions returns the user's sessions, newest first (by CreatedAt,
 // then ID descending); expired ones included.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]gatehouse.Session, error) {

@@ -61,7 +61,6 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CreateSession", testCreateSession},
 		{"SessionByTokenHash", testSessionByTokenHash},
 		{"TouchSession", testTouchSession},
-		{"MarkAuthenticated", testMarkAuthenticated},
 		{"ListSessions", testListSessions},
 		{"RevokeSession", testRevokeSession},
 		{"ConcurrentRevokeSession", testConcurrentRevokeSession},
@@ -702,29 +701,6 @@ func testTouchSession(t *testing.T, s Store) {
 	if err := s.TouchSession(ctx, "ses_missing", later); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("TouchSession(missing): %v", err)
 	}
-}
-
-func testMarkAuthenticated(t *testing.T, s Store) {
-	ctx := t.Context()
-	u := newUser(1)
-	mustCreateUser(t, s, u, "h")
-	ses := newSession("ses_1", u.ID, t0)
-	mustCreateSession(t, s, ses)
-	at := t0.Add(time.Hour)
-	if err := s.MarkAuthenticated(ctx, ses.ID, at, []string{"pwd", "otp"}, 2); err != nil {
-		t.Fatalf("MarkAuthenticated: %v", err)
-	}
-	got, _, err := s.SessionByTokenHash(ctx, ses.TokenHash)
-	if err != nil {
-		t.Fatalf("SessionByTokenHash: %v", err)
-	}
-	if !got.AuthenticatedAt.Equal(ms(at)) || !slices.Equal(got.AMR, []string{"pwd", "otp"}) || got.AAL != 2 {
-		t.Fatalf("after MarkAuthenticated: %v %q %d", got.AuthenticatedAt, got.AMR, got.AAL)
-	}
-	if !got.CreatedAt.Equal(ms(t0)) || got.ID != ses.ID {
-		t.Fatalf("MarkAuthenticated changed other fields: %+v", got)
-	}
-	wantErr(t, "MarkAuthenticated(missing)", s.MarkAuthenticated(ctx, "ses_missing", at, []string{"pwd"}, 1), gatehouse.ErrNotFound)
 }
 
 func testListSessions(t *testing.T, s Store) {
