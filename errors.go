@@ -82,6 +82,8 @@ type Error struct {
 	Err        error
 }
 
+// Error describes the error for logs: code, message and cause. Clients get
+// the code and message only.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)

@@ -1,6 +1,8 @@
 package gatehouse_test
 
 import (
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -26,26 +28,42 @@ func TestSignInTimingUnknownVsWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 60
-	measure := func(email string) []time.Duration {
-		ds := make([]time.Duration, 0, n)
-		for range n {
-			start := time.Now()
-			_, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: email, Password: "wrong password, surely"})
-			ds = append(ds, time.Since(start))
-			if gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
-				t.Fatalf("%s: %v", email, err)
-			}
+	attempt := func(email string) time.Duration {
+		// Each attempt allocates argon2id's 19 MiB; start every one from a
+		// collected heap so the collector's timing does not favour one case.
+		runtime.GC()
+		start := time.Now()
+		_, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: email, Password: "wrong password, surely"})
+		d := time.Since(start)
+		if gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
+			t.Fatalf("%s: %v", email, err)
 		}
-		slices.Sort(ds)
-		return ds
+		return d
 	}
-	// Interleave warm-up, then measure both.
-	measure("warmup@example.com")
-	known, unknown := measure("known@example.com"), measure("nobody@example.com")
+	// Warm up, then interleave the two cases in random order so that load
+	// from elsewhere on the machine affects both alike.
+	for range 5 {
+		attempt("warmup@example.com")
+	}
+	known, unknown := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	for range n {
+		if rand.IntN(2) == 0 {
+			known = append(known, attempt("known@example.com"))
+			unknown = append(unknown, attempt("nobody@example.com"))
+		} else {
+			unknown = append(unknown, attempt("nobody@example.com"))
+			known = append(known, attempt("known@example.com"))
+		}
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
 	p := func(ds []time.Duration, q float64) time.Duration { return ds[int(float64(len(ds)-1)*q)] }
 	ratio := float64(p(known, .5)) / float64(p(unknown, .5))
 	t.Logf("median known %v unknown %v (ratio %.3f); p95 known %v unknown %v", p(known, .5), p(unknown, .5), ratio, p(known, .95), p(unknown, .95))
-	if ratio < 0.85 || ratio > 1.15 {
+	// Without the dummy verification an unknown email answers about a
+	// hundred times faster; the bounds leave room for this machine's noise
+	// (±10 % between identical runs) and catch any real oracle.
+	if ratio < 0.75 || ratio > 1.33 {
 		t.Fatalf("sign-in timing differs by account existence: median ratio %.3f", ratio)
 	}
 }
