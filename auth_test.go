@@ -1,8 +1,12 @@
 package gatehouse_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
+	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -294,5 +299,54 @@ func TestErrorType(t *testing.T) {
 	}
 	if gatehouse.ErrorCode(cause) != gatehouse.CodeInternal {
 		t.Fatal("unknown errors must be internal")
+	}
+}
+
+// TestSecretsNeverStoredOrLogged pins invariant 3: session tokens and
+// passwords exist only as hashes in the database and never in logs.
+func TestSecretsNeverStoredOrLogged(t *testing.T) {
+	dir := t.TempDir()
+	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "gh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	a := authtest.NewWithStore(t, store, gatehouse.Config{}, gatehouse.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	const password = "a distinctive passphrase 93817"
+	up, err := a.SignUp(t.Context(), gatehouse.SignUpInput{Email: "s@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: "s@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SignIn(t.Context(), gatehouse.SignInInput{Email: "s@example.com", Password: password + "x"})
+	changed, err := a.ChangePassword(t.Context(), gatehouse.Principal{User: in.User, Session: in.Session}, password, password+" changed", gatehouse.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var db []byte
+	for _, f := range []string{"gh.db", "gh.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		db = append(db, b...)
+	}
+	if len(db) == 0 {
+		t.Fatal("read nothing of the database")
+	}
+	for _, s := range []string{up.Token, in.Token, changed.Token, password} {
+		if bytes.Contains(db, []byte(s)) {
+			t.Errorf("the database holds a secret in clear: %.6s…", s)
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the logs hold a secret: %.6s…", s)
+		}
+	}
+	if !bytes.Contains(db, []byte(up.Session.TokenHash)) && !bytes.Contains(db, []byte(changed.Session.TokenHash)) {
+		t.Error("no token hash found: the test is not reading the database")
 	}
 }
