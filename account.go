@@ -76,6 +76,13 @@ var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "The e
 // account learn it is disabled. A hash that is not argon2id with the
 // current cost is upgraded on success.
 func (a *Auth) SignIn(ctx context.Context, in SignInInput) (Result, error) {
+	// A missing field says nothing about any account: answer at once.
+	if strings.TrimSpace(in.Email) == "" {
+		return Result{}, &Error{Code: CodeInvalidRequest, Field: "email", Message: "Enter your email address."}
+	}
+	if in.Password == "" {
+		return Result{}, &Error{Code: CodeInvalidRequest, Field: "password", Message: "Enter your password."}
+	}
 	_, norm, emailErr := normalize.Email(in.Email)
 	pw, pwErr := normalize.Password(in.Password)
 	if emailErr != nil || pwErr != nil {

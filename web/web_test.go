@@ -360,6 +360,12 @@ func testSignInFailuresLookAlike(t *testing.T, b backend) {
 	if wrong.Header.Get("Set-Cookie") != "" || unknown.Header.Get("Set-Cookie") != "" {
 		t.Fatal("failed sign-in set a cookie")
 	}
+	want(t, e.client().do("POST", "/auth/api/sign-in", map[string]string{"password": "x"}), 400, "invalid_request")
+	want(t, e.client().do("POST", "/auth/api/sign-in", map[string]string{"email": "known@example.com"}), 400, "invalid_request")
+	r := e.client().do("POST", "/auth/sign-in", url.Values{"email": {"known@example.com"}})
+	if r.StatusCode != 400 || !strings.Contains(string(r.body), "Enter your password") {
+		t.Fatalf("empty password on the page: %d %s", r.StatusCode, r.body)
+	}
 }
 
 func testSessionFixationAndRotation(t *testing.T, b backend) {
