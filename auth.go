@@ -59,7 +59,7 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		}
 		seen[p.Name] = true
 	}
-	params := secret.DefaultParams
+	params := cfg.PasswordHashing.params()
 	if o.hashCost != nil {
 		params = *o.hashCost
 	}

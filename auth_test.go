@@ -42,6 +42,8 @@ func TestConfigValidation(t *testing.T) {
 		{"min length too high", gatehouse.Config{PublicURL: "https://a.example", PasswordMinLength: 65}, "PasswordMinLength", false},
 		{"bad allowlist origin", gatehouse.Config{PublicURL: "https://a.example", RedirectAllowlist: []string{"https://a.example/path"}}, "not an origin", false},
 		{"bad proxy", gatehouse.Config{PublicURL: "https://a.example", TrustedProxies: []string{"nope"}}, "TrustedProxies", false},
+		{"weak password hashing", gatehouse.Config{PublicURL: "https://a.example", PasswordHashing: gatehouse.PasswordHashing{MemoryKiB: 4096, Iterations: 2}}, "weaker than the minimum", false},
+		{"invalid hashing lanes", gatehouse.Config{PublicURL: "https://a.example", PasswordHashing: gatehouse.PasswordHashing{Parallelism: 200}}, "PasswordHashing", false},
 		{"protocol-relative landing", gatehouse.Config{PublicURL: "https://a.example", AfterSignInPath: "//evil"}, "AfterSignInPath", false},
 	}
 	for _, tc := range cases {
@@ -190,7 +192,20 @@ func TestCostChangeUpgradesHash(t *testing.T) {
 	}
 	_, after, _ := store.UserCredentials(t.Context(), "cost@example.com")
 	if after == before || !strings.Contains(after, "m=19456,t=2,p=1") {
-		t.Fatalf("hash not upgraded to the configured cost: %.40s…", after)
+		t.Fatalf("hash not upgraded to the default cost: %.40s…", after)
+	}
+	// An operator raises the cost in configuration.
+	stronger, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", PasswordHashing: gatehouse.PasswordHashing{MemoryKiB: 24576, Iterations: 3}}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stronger.Close()
+	if _, err := stronger.SignIn(t.Context(), gatehouse.SignInInput{Email: "cost@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, last, _ := store.UserCredentials(t.Context(), "cost@example.com")
+	if !strings.Contains(last, "m=24576,t=3,p=1") {
+		t.Fatalf("hash not upgraded to the configured cost: %.40s…", last)
 	}
 }
 

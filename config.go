@@ -36,6 +36,11 @@ type Config struct {
 	// PasswordMinLength is the minimum password length in Unicode code
 	// points, 8–64 (default 12, per NIST SP 800-63B for single-factor use).
 	PasswordMinLength int
+	// PasswordHashing sets the argon2id cost. The zero value is the default
+	// (19 MiB, 2 passes, 1 lane: OWASP's recommended minimum); weaker
+	// settings are refused. When it changes, each stored hash is upgraded at
+	// the user's next successful sign-in.
+	PasswordHashing PasswordHashing
 	// Roles maps global role names to the permissions they grant. Role
 	// "admin" always grants PermissionAdmin in addition.
 	Roles map[string][]string
@@ -66,6 +71,33 @@ type Config struct {
 	HashWorkers int
 	HashQueue   int
 	HashMaxWait time.Duration
+}
+
+// PasswordHashing is the argon2id cost (RFC 9106). Fields left zero take
+// the default: MemoryKiB 19456, Iterations 2, Parallelism 1.
+type PasswordHashing struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// minHashWork is the least memory × passes accepted, in KiB: OWASP's
+// weakest recommended argon2id configuration (7 MiB, 5 passes).
+const minHashWork = 7168 * 5
+
+// params returns the cost as secret.Params, defaults applied.
+func (h PasswordHashing) params() secret.Params {
+	p := secret.DefaultParams
+	if h.MemoryKiB != 0 {
+		p.Memory = h.MemoryKiB
+	}
+	if h.Iterations != 0 {
+		p.Time = h.Iterations
+	}
+	if h.Parallelism != 0 {
+		p.Threads = h.Parallelism
+	}
+	return p
 }
 
 // PermissionAdmin guards the administrative API; role "admin" holds it.
@@ -142,6 +174,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := (normalize.Policy{MinLength: c.PasswordMinLength}).Validate(); err != nil {
 		return c, fmt.Errorf("PasswordMinLength: %w", err)
+	}
+	if hp := c.PasswordHashing.params(); uint64(hp.Memory)*uint64(hp.Time) < minHashWork {
+		return c, fmt.Errorf("PasswordHashing: %d KiB × %d passes is weaker than the minimum of %d KiB·passes (for example 19456 KiB × 2)", hp.Memory, hp.Time, minHashWork)
+	} else if err := hp.Validate(); err != nil {
+		return c, fmt.Errorf("PasswordHashing: %w", err)
 	}
 	if c.AfterSignInPath == "" {
 		c.AfterSignInPath = c.BasePath + "/account"

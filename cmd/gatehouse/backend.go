@@ -86,6 +86,8 @@ func configMessage(err error) string {
 		{"AfterSignInPath", "after_sign_in_path"},
 		{"TrustedProxies", "trusted_proxies"},
 		{"Roles", "roles"},
+		{"PasswordMinLength", "password_min_length"},
+		{"PasswordHashing", "password_hash_memory_kib / password_hash_iterations / password_hash_parallelism"},
 	}
 	msg := strings.TrimPrefix(err.Error(), "gatehouse.New: ")
 	for _, f := range coreFields {

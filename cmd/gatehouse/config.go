@@ -58,6 +58,10 @@ type rawConfig struct {
 	LogLevel              string  `yaml:"log_level" env:"LOG_LEVEL"`
 	LogFormat             string  `yaml:"log_format" env:"LOG_FORMAT"`
 	MigrateOnStart        string  `yaml:"migrate_on_start" env:"MIGRATE_ON_START"`
+	PasswordMinLength     string  `yaml:"password_min_length" env:"PASSWORD_MIN_LENGTH"`
+	PasswordHashMemoryKiB string  `yaml:"password_hash_memory_kib" env:"PASSWORD_HASH_MEMORY_KIB"`
+	PasswordHashIter      string  `yaml:"password_hash_iterations" env:"PASSWORD_HASH_ITERATIONS"`
+	PasswordHashParallel  string  `yaml:"password_hash_parallelism" env:"PASSWORD_HASH_PARALLELISM"`
 }
 
 // list is a list setting: a YAML sequence, or a string of items separated by
@@ -377,6 +381,23 @@ func resolve(raw rawConfig) (*settings, error) {
 		return nil, err
 	}
 
+	var n [4]uint64
+	for i, f := range []struct {
+		key, v string
+		max    uint64
+	}{
+		{"password_min_length", raw.PasswordMinLength, 64},
+		{"password_hash_memory_kib", raw.PasswordHashMemoryKiB, 1 << 20},
+		{"password_hash_iterations", raw.PasswordHashIter, 64},
+		{"password_hash_parallelism", raw.PasswordHashParallel, 16},
+	} {
+		if n[i], err = parseCount(f.key, f.v, f.max); err != nil {
+			return nil, err
+		}
+	}
+	s.core.PasswordMinLength = int(n[0])
+	s.core.PasswordHashing = gatehouse.PasswordHashing{MemoryKiB: uint32(n[1]), Iterations: uint32(n[2]), Parallelism: uint8(n[3])}
+
 	s.addr = raw.Addr
 	if s.addr == "" {
 		s.addr = ":8080"
@@ -478,6 +499,18 @@ func parseDuration(key, v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a positive Go duration; write hours, minutes or seconds, like 168h (7 days), 30m or 90s", setting(key), v)
 	}
 	return d, nil
+}
+
+// parseCount parses a whole number from 1 to max; "" is 0 (the default).
+func parseCount(key, v string, max uint64) (uint64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%s: %q is not a whole number from 1 to %d", setting(key), v, max)
+	}
+	return n, nil
 }
 
 func parseBool(key, v string, def bool) (bool, error) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+
+	"github.com/gatehouse-auth/gatehouse"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -86,6 +88,16 @@ log_format: json
 				t.Errorf("a value only in the file was lost: %s", s.core.PublicURL)
 			}
 		}},
+		{"password policy and cost", []string{
+			"GATEHOUSE_PASSWORD_MIN_LENGTH=16",
+			"GATEHOUSE_PASSWORD_HASH_MEMORY_KIB=65536",
+			"GATEHOUSE_PASSWORD_HASH_ITERATIONS=3",
+			"GATEHOUSE_PASSWORD_HASH_PARALLELISM=2",
+		}, func(t *testing.T, s *settings) {
+			if s.core.PasswordMinLength != 16 || s.core.PasswordHashing != (gatehouse.PasswordHashing{MemoryKiB: 65536, Iterations: 3, Parallelism: 2}) {
+				t.Errorf("password settings %d %+v", s.core.PasswordMinLength, s.core.PasswordHashing)
+			}
+		}},
 		{"empty variable counts as unset", []string{"GATEHOUSE_ADDR="}, func(t *testing.T, s *settings) {
 			if s.addr != "127.0.0.1:3000" {
 				t.Errorf("addr %q", s.addr)
@@ -164,6 +176,9 @@ func TestConfigErrors(t *testing.T) {
 		{"both secrets", "", []string{"GATEHOUSE_SECRET=" + testSecret, "GATEHOUSE_SECRET_FILE=/x"}, []string{"set only one"}},
 		{"bad roles env", "", []string{"GATEHOUSE_ROLES=editor"}, []string{"GATEHOUSE_ROLES", "role=permission"}},
 		{"roles not a map", "roles: [editor]\n", nil, []string{"roles must map each role"}},
+		{"bad password length", "", []string{"GATEHOUSE_PASSWORD_MIN_LENGTH=twelve"}, []string{"password_min_length", "whole number"}},
+		{"password length out of range", "password_min_length: 6\n", nil, []string{"password_min_length", "8"}},
+		{"weak hashing", "", []string{"GATEHOUSE_PASSWORD_HASH_MEMORY_KIB=1024", "GATEHOUSE_PASSWORD_HASH_ITERATIONS=1"}, []string{"password_hash", "weaker than the minimum"}},
 		{"two documents", "addr: :1\n---\naddr: :2\n", nil, []string{"more than one YAML document"}},
 		{"insecure remote postgres in production", "", []string{
 			"GATEHOUSE_PUBLIC_URL=https://auth.example.com",
@@ -176,7 +191,10 @@ func TestConfigErrors(t *testing.T) {
 			if tt.yaml != "" {
 				file = writeFile(t, "g.yaml", tt.yaml, 0o600)
 			}
-			_, err := loadConfig(file, tt.env)
+			s, err := loadConfig(file, tt.env)
+			if err == nil {
+				err = checkCoreConfig(s)
+			}
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -68,7 +68,10 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_ROLES                 role=permission,permission;role2=permission
   GATEHOUSE_LOG_LEVEL             debug, info (default), warn, error
   GATEHOUSE_LOG_FORMAT            text (development default) or json (production default)
-  GATEHOUSE_MIGRATE_ON_START      false to apply migrations only with gatehouse migrate`
+  GATEHOUSE_MIGRATE_ON_START      false to apply migrations only with gatehouse migrate
+  GATEHOUSE_PASSWORD_MIN_LENGTH   minimum password length, 8 to 64 (default 12)
+  GATEHOUSE_PASSWORD_HASH_MEMORY_KIB, _ITERATIONS, _PARALLELISM
+                                  argon2id cost (default 19456, 2, 1); hashes upgrade at next sign-in`
 }
 
 // Run serves until ctx is cancelled (SIGINT or SIGTERM), then shuts down
