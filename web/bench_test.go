@@ -9,12 +9,13 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
+	"github.com/gatehouse-auth/gatehouse/internal/testpg"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // benchEnv returns a Require-protected handler and a valid session cookie.
-func benchEnv(b *testing.B, cfg gatehouse.Config) (http.Handler, *http.Cookie) {
-	auth := authtest.New(b, cfg)
+func benchEnv(b *testing.B, store gatehouse.Store, cfg gatehouse.Config) (http.Handler, *http.Cookie) {
+	auth := authtest.NewWithStore(b, store, cfg)
 	res, err := auth.SignUp(context.Background(), gatehouse.SignUpInput{Email: "bench@example.com", Password: "correct horse battery staple"})
 	if err != nil {
 		b.Fatal(err)
@@ -24,8 +25,8 @@ func benchEnv(b *testing.B, cfg gatehouse.Config) (http.Handler, *http.Cookie) {
 	return h.Require(ok), &http.Cookie{Name: "gatehouse_session", Value: res.Token}
 }
 
-func benchRequire(b *testing.B, cfg gatehouse.Config) {
-	h, cookie := benchEnv(b, cfg)
+func benchRequire(b *testing.B, store gatehouse.Store, cfg gatehouse.Config) {
+	h, cookie := benchEnv(b, store, cfg)
 	req := httptest.NewRequest("GET", "/app/", nil)
 	req.AddCookie(cookie)
 	b.ReportAllocs()
@@ -41,12 +42,20 @@ func benchRequire(b *testing.B, cfg gatehouse.Config) {
 
 // BenchmarkSessionCheckCacheHit measures Require with the session in the
 // in-process cache: the cost every protected request pays.
-func BenchmarkSessionCheckCacheHit(b *testing.B) { benchRequire(b, gatehouse.Config{}) }
+func BenchmarkSessionCheckCacheHit(b *testing.B) {
+	benchRequire(b, authtest.Store(b), gatehouse.Config{})
+}
 
 // BenchmarkSessionCheckCacheMiss measures Require reading the session from
 // SQLite on every request (cache disabled).
 func BenchmarkSessionCheckCacheMiss(b *testing.B) {
-	benchRequire(b, gatehouse.Config{SessionCacheTTL: -1})
+	benchRequire(b, authtest.Store(b), gatehouse.Config{SessionCacheTTL: -1})
+}
+
+// BenchmarkSessionCheckCacheMissPostgres is the miss on PostgreSQL
+// (GATEHOUSE_TEST_POSTGRES), over loopback.
+func BenchmarkSessionCheckCacheMissPostgres(b *testing.B) {
+	benchRequire(b, testpg.Store(b), gatehouse.Config{SessionCacheTTL: -1})
 }
 
 // BenchmarkBareHandler is the reference: the same request without Gatehouse.

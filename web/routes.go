@@ -40,6 +40,7 @@ func (h *Handler) routes() {
 	page("POST /account/sessions/{id}/revoke", h.private(h.pageRevokeSession))
 	page("POST /account/sessions/revoke-others", h.private(h.pageRevokeOthers))
 	page("GET /assets/style.css", http.HandlerFunc(h.stylesheet))
+	page("GET /{$}", http.RedirectHandler(h.path("/account"), http.StatusSeeOther))
 
 	for _, p := range h.auth.Plugins() {
 		if p.Routes != nil {

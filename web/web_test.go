@@ -697,6 +697,9 @@ func testPagesFlow(t *testing.T, b backend) {
 	want(t, c.do("POST", "/auth/account/sessions/"+id+"/revoke", url.Values{}), 303, "")
 	want(t, d.do("GET", "/auth/api/session", nil), 401, "")
 	want(t, c.do("GET", "/auth/nope", nil, "Accept", "text/html"), 404, "")
+	if r := c.do("GET", "/auth/", nil); r.StatusCode != 303 || r.Header.Get("Location") != "/auth/account" {
+		t.Fatalf("GET /auth/: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
 }
 
 func testOpenRedirectRefused(t *testing.T, b backend) {
