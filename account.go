@@ -172,15 +172,10 @@ func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string,
 	if err := a.checkPassword(ctx, p, password); err != nil {
 		return Result{}, err
 	}
-	now := a.Now()
-	token := secret.NewToken()
-	s := p.Session
-	s.ID, s.TokenHash = secret.NewID("ses"), secret.HashToken(token)
-	s.LastSeenAt, s.AuthenticatedAt = now, now
+	s, token := a.successor(p.Session, client)
 	if !slices.Contains(s.AMR, AMRPassword) {
 		s.AMR = append(slices.Clone(s.AMR), AMRPassword)
 	}
-	s.IP, s.UserAgent = client.IP, cleanUserAgent(client.UserAgent)
 	err := a.store.RotateSession(ctx, p.Session.ID, s)
 	a.invalidateSession(p.Session.ID)
 	if err != nil {
@@ -188,6 +183,19 @@ func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string,
 	}
 	a.log.InfoContext(ctx, "re-authenticated", "user_id", p.User.ID, "session_id", s.ID)
 	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
+}
+
+// successor returns the session that replaces old when the user proves who
+// they are again: a new id and token, authenticated and seen now from
+// client, otherwise the same (creation time, absolute expiry, AMR, AAL).
+func (a *Auth) successor(old Session, client Client) (Session, string) {
+	now := a.Now()
+	token := secret.NewToken()
+	s := old
+	s.ID, s.TokenHash = secret.NewID("ses"), secret.HashToken(token)
+	s.LastSeenAt, s.AuthenticatedAt = now, now
+	s.IP, s.UserAgent = client.IP, cleanUserAgent(client.UserAgent)
+	return s, token
 }
 
 // RequireRecentAuthentication returns CodeReauthenticationRequired unless the
@@ -222,15 +230,10 @@ func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next st
 	if err != nil {
 		return Result{}, hashError(err)
 	}
-	now := a.Now()
-	token := secret.NewToken()
-	s := p.Session
-	s.ID = secret.NewID("ses")
-	s.TokenHash = secret.HashToken(token)
-	s.CreatedAt, s.LastSeenAt, s.AuthenticatedAt = now, now, now
-	s.AbsoluteExpiresAt = now.Add(a.cfg.SessionLifetime)
-	s.IP, s.UserAgent = client.IP, cleanUserAgent(client.UserAgent)
-	err = a.store.ChangePassword(ctx, p.User.ID, hash, p.Session.ID, s, now)
+	s, token := a.successor(p.Session, client)
+	// A new password starts a new session lifetime.
+	s.CreatedAt, s.AbsoluteExpiresAt = s.AuthenticatedAt, s.AuthenticatedAt.Add(a.cfg.SessionLifetime)
+	err = a.store.ChangePassword(ctx, p.User.ID, hash, p.Session.ID, s, s.AuthenticatedAt)
 	a.invalidateUser(p.User.ID)
 	if err != nil {
 		return Result{}, storeError("change password", err, errUnauthenticated)

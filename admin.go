@@ -101,8 +101,8 @@ func (a *Auth) insertUser(ctx context.Context, u User, hash string) error {
 // FindUser looks a user up by ID (usr_…) or by email.
 func (a *Auth) FindUser(ctx context.Context, idOrEmail string) (User, error) {
 	if strings.HasPrefix(idOrEmail, "usr_") {
-		if !secret.IsID("usr", idOrEmail) {
-			return User{}, errNoSuchUser
+		if err := checkUserID(idOrEmail); err != nil {
+			return User{}, err
 		}
 		u, err := a.store.UserByID(ctx, idOrEmail)
 		if err != nil {
@@ -133,8 +133,8 @@ func (a *Auth) ListUsers(ctx context.Context, afterID string, limit int) ([]User
 
 // SetDisabled disables (revoking every session at once) or re-enables a user.
 func (a *Auth) SetDisabled(ctx context.Context, userID string, disabled bool) error {
-	if !secret.IsID("usr", userID) {
-		return errNoSuchUser
+	if err := checkUserID(userID); err != nil {
+		return err
 	}
 	err := a.store.SetUserDisabled(ctx, userID, disabled, a.Now())
 	a.invalidateUser(userID)
@@ -148,8 +148,8 @@ func (a *Auth) SetDisabled(ctx context.Context, userID string, disabled bool) er
 // SetRoles replaces a user's global roles. The change reaches this node's
 // session checks at once and other nodes within the cache TTL.
 func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) error {
-	if !secret.IsID("usr", userID) {
-		return errNoSuchUser
+	if err := checkUserID(userID); err != nil {
+		return err
 	}
 	roles, err := parseRoles(roles)
 	if err != nil {
@@ -166,8 +166,8 @@ func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) erro
 
 // DeleteUser deletes a user and all their sessions.
 func (a *Auth) DeleteUser(ctx context.Context, userID string) error {
-	if !secret.IsID("usr", userID) {
-		return errNoSuchUser
+	if err := checkUserID(userID); err != nil {
+		return err
 	}
 	err := a.store.DeleteUser(ctx, userID)
 	a.invalidateUser(userID)
@@ -180,8 +180,8 @@ func (a *Auth) DeleteUser(ctx context.Context, userID string) error {
 
 // RevokeUserSessions revokes every session of a user and returns how many.
 func (a *Auth) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
-	if !secret.IsID("usr", userID) {
-		return 0, errNoSuchUser
+	if err := checkUserID(userID); err != nil {
+		return 0, err
 	}
 	n, err := a.store.RevokeSessions(ctx, userID, "")
 	a.invalidateUser(userID)
@@ -192,6 +192,15 @@ func (a *Auth) RevokeUserSessions(ctx context.Context, userID string) (int, erro
 }
 
 var errNoSuchUser = &Error{Code: CodeNotFound, Message: "No such user."}
+
+// checkUserID refuses an id that NewID cannot have made, before it reaches a
+// query (PostgreSQL rejects NUL and invalid UTF-8 in text with an error).
+func checkUserID(id string) error {
+	if !secret.IsID("usr", id) {
+		return errNoSuchUser
+	}
+	return nil
+}
 
 var roleName = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 

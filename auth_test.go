@@ -181,30 +181,27 @@ func TestCostChangeUpgradesHash(t *testing.T) {
 	cheap := authtest.NewWithStore(t, store, gatehouse.Config{})
 	signUp(t, cheap, "cost@example.com")
 	_, before, _ := store.UserCredentials(t.Context(), "cost@example.com")
-	// The same database under the default (production) cost.
-	full, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080"}, store)
-	if err != nil {
-		t.Fatal(err)
+	// signInAt signs in over the same database at another configured cost
+	// and returns the stored hash afterwards.
+	signInAt := func(cost gatehouse.PasswordHashing) string {
+		t.Helper()
+		a, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", PasswordHashing: cost}, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if _, err := a.SignIn(t.Context(), gatehouse.SignInInput{Email: "cost@example.com", Password: pw}); err != nil {
+			t.Fatal(err)
+		}
+		_, hash, _ := store.UserCredentials(t.Context(), "cost@example.com")
+		return hash
 	}
-	defer full.Close()
-	if _, err := full.SignIn(t.Context(), gatehouse.SignInInput{Email: "cost@example.com", Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	_, after, _ := store.UserCredentials(t.Context(), "cost@example.com")
-	if after == before || !strings.Contains(after, "m=19456,t=2,p=1") {
+	// The default (production) cost.
+	if after := signInAt(gatehouse.PasswordHashing{}); after == before || !strings.Contains(after, "m=19456,t=2,p=1") {
 		t.Fatalf("hash not upgraded to the default cost: %.40s…", after)
 	}
 	// An operator raises the cost in configuration.
-	stronger, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", PasswordHashing: gatehouse.PasswordHashing{MemoryKiB: 24576, Iterations: 3}}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stronger.Close()
-	if _, err := stronger.SignIn(t.Context(), gatehouse.SignInInput{Email: "cost@example.com", Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	_, last, _ := store.UserCredentials(t.Context(), "cost@example.com")
-	if !strings.Contains(last, "m=24576,t=3,p=1") {
+	if last := signInAt(gatehouse.PasswordHashing{MemoryKiB: 24576, Iterations: 3}); !strings.Contains(last, "m=24576,t=3,p=1") {
 		t.Fatalf("hash not upgraded to the configured cost: %.40s…", last)
 	}
 }

@@ -175,12 +175,12 @@ func (a *Auth) Sessions(ctx context.Context, p Principal) ([]Session, error) {
 func (a *Auth) RevokeSession(ctx context.Context, p Principal, sessionID string) error {
 	if !secret.IsID("ses", sessionID) {
 		// Not one of ours: nothing to look up (and nothing odd reaches SQL).
-		return &Error{Code: CodeNotFound, Message: "No such session."}
+		return errNoSuchSession
 	}
 	err := a.store.RevokeSession(ctx, p.User.ID, sessionID)
 	a.invalidateSession(sessionID)
 	if err != nil {
-		return storeError("revoke session", err, &Error{Code: CodeNotFound, Message: "No such session."})
+		return storeError("revoke session", err, errNoSuchSession)
 	}
 	a.log.InfoContext(ctx, "session revoked", "user_id", p.User.ID, "session_id", sessionID)
 	return nil
@@ -197,6 +197,8 @@ func (a *Auth) RevokeOtherSessions(ctx context.Context, p Principal) (int, error
 	a.log.InfoContext(ctx, "other sessions revoked", "user_id", p.User.ID, "count", n)
 	return n, nil
 }
+
+var errNoSuchSession = &Error{Code: CodeNotFound, Message: "No such session."}
 
 // DeleteExpiredSessions removes sessions past either timeout; the server
 // runs it periodically.
@@ -234,7 +236,7 @@ func (a *Auth) invalidateUser(id string) {
 // control characters, at most 512 bytes.
 func cleanUserAgent(ua string) string {
 	ua = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) {
 			return -1
 		}
 		return r

@@ -71,8 +71,9 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s Session, replaces string) error
 	// RotateSession atomically deletes session oldID and inserts next, which
 	// must belong to the same user (re-authentication and other privilege
-	// changes issue a new token this way). Exactly one of N concurrent rotations of
-	// one session succeeds; the others get ErrNotFound and change nothing.
+	// changes issue a new token this way). Exactly one of N concurrent
+	// rotations of one session succeeds; the others get ErrNotFound and
+	// change nothing.
 	RotateSession(ctx context.Context, oldID string, next Session) error
 	// SessionByTokenHash returns the session and its user (with roles and
 	// disabled state), or ErrNotFound. It does not check expiry.
