@@ -241,7 +241,8 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 }
 
 // ChangePassword sets the new hash, deletes every other session of the
-// user and replaces session currentID with next, in one transaction.
+// user and their password-reset tokens, and replaces session currentID
+// with next, in one transaction.
 // ErrNotFound, with nothing changed, when currentID is not a session of
 // userID (revoked, already rotated, or someone else's). next must belong
 // to userID.
@@ -270,6 +271,11 @@ func (s *Store) ChangePassword(ctx context.Context, userID, newHash, currentID s
 			return notFound(op)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+			return errorf(op, err)
+		}
+		// A reset link mailed before the change must not undo it.
+		if _, err := tx.Exec(ctx, `DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2`,
+			userID, string(gatehouse.PurposeResetPassword)); err != nil {
 			return errorf(op, err)
 		}
 		return s.insertSession(ctx, tx, op, next)
