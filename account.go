@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gatehouse-auth/gatehouse/internal/mailtext"
 	"github.com/gatehouse-auth/gatehouse/internal/normalize"
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
@@ -22,11 +23,16 @@ type SignUpInput struct {
 	Replaces string
 }
 
-// SignUp creates an account with a password and signs it in through
-// Complete. A taken email answers CodeEmailTaken (email verification, which
-// hides that, is a separate mode); the password is hashed before the insert
-// either way, so both answers take the same time. Of concurrent sign-ups
-// with one email exactly one succeeds.
+// SignUp creates an account with a password. Of concurrent sign-ups with
+// one email exactly one creates it; the password is hashed before the
+// insert either way, so a taken address takes as long as a new one.
+//
+// With VerificationRequired it issues no session and returns
+// StatusVerificationRequired for a new and a taken address alike: the new
+// account's address gets a verification link, a taken address's owner an
+// "account exists" notice (with no text from the caller). Otherwise a
+// taken address is CodeEmailTaken, and a new account is signed in through
+// Complete (with VerificationOptional, a verification link goes out too).
 func (a *Auth) SignUp(ctx context.Context, in SignUpInput) (Result, error) {
 	u, err := a.newUser(in.Email, in.Name, nil, false)
 	if err != nil {
@@ -40,11 +46,45 @@ func (a *Auth) SignUp(ctx context.Context, in SignUpInput) (Result, error) {
 	if err != nil {
 		return Result{}, hashError(err)
 	}
-	if err := a.insertUser(ctx, u, hash); err != nil {
+	locale := a.texts.Match(in.Client.Languages)
+	if a.cfg.EmailVerification == VerificationRequired {
+		return a.signUpPending(ctx, u, hash, locale)
+	}
+	err = a.insertUser(ctx, u, hash)
+	if err != nil {
 		return Result{}, err
 	}
 	a.afterSignUp(ctx, u)
+	if a.cfg.EmailVerification == VerificationOptional {
+		if err := a.enqueue(ctx, mailIntent{Kind: mailtext.VerifyEmail, Email: u.Email, Locale: locale}); err != nil {
+			a.log.ErrorContext(ctx, "verification mail not queued; the user can ask again", "user_id", u.ID, "err", err)
+		}
+	}
 	return a.Complete(ctx, Authentication{User: u, AMR: []string{AMRPassword}, AAL: 1, Client: in.Client, Replaces: in.Replaces})
+}
+
+// signUpPending is sign-up in required mode: the account (unless the
+// address is taken) and the mail are stored in one transaction that does
+// the same work either way, and the answer is the same.
+func (a *Auth) signUpPending(ctx context.Context, u User, hash, locale string) (Result, error) {
+	m, limit, err := a.outboxMail(mailIntent{Kind: kindSignUp, Email: u.Email, UserID: u.ID, Locale: locale})
+	if err != nil {
+		return Result{}, err
+	}
+	created, queued, err := a.store.SignUpAndEnqueue(ctx, u, hash, m, limit)
+	if err != nil {
+		return Result{}, storeError("sign up", err, nil)
+	}
+	if created {
+		a.log.InfoContext(ctx, "user created", "user_id", u.ID)
+		a.afterSignUp(ctx, u)
+	}
+	if !queued {
+		a.mailDropped(ctx, m)
+	} else {
+		a.wakeDelivery()
+	}
+	return Result{Status: StatusVerificationRequired}, nil
 }
 
 func (a *Auth) afterSignUp(ctx context.Context, u User) {
@@ -239,6 +279,7 @@ func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next st
 		return Result{}, storeError("change password", err, errUnauthenticated)
 	}
 	a.log.InfoContext(ctx, "password changed", "user_id", p.User.ID, "session_id", s.ID)
+	a.notify(ctx, mailtext.PasswordChanged, p.User, client)
 	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
 }
 

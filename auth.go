@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/mailtext"
 	"github.com/gatehouse-auth/gatehouse/internal/normalize"
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
@@ -26,6 +27,10 @@ type Auth struct {
 	policy  normalize.Policy
 	cache   *sessionCache
 	plugins []Plugin
+	keys    *secret.Keyring
+	texts   *mailtext.Set
+	// mailWake nudges this node's DeliverMail when mail was queued here.
+	mailWake chan struct{}
 	// perms maps a role to the permissions it grants (admin includes
 	// PermissionAdmin).
 	perms map[string][]string
@@ -59,6 +64,17 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		}
 		seen[p.Name] = true
 	}
+	if len(o.secret) == 0 {
+		return nil, errors.New("gatehouse.New: a master secret is required (WithSecret): 32 random bytes, for example from `openssl rand -hex 32`; it encrypts queued mail")
+	}
+	keys, err := secret.NewKeyring(o.secret[0], o.secret[1:]...)
+	if err != nil {
+		return nil, fmt.Errorf("gatehouse.New: %w", err)
+	}
+	texts, err := mailtext.New(o.templates)
+	if err != nil {
+		return nil, fmt.Errorf("gatehouse.New: mail templates: %w", err)
+	}
 	params := cfg.PasswordHashing.params()
 	if o.hashCost != nil {
 		params = *o.hashCost
@@ -81,15 +97,18 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		perms["admin"] = append(perms["admin"], PermissionAdmin)
 	}
 	a := &Auth{
-		cfg:     cfg,
-		store:   store,
-		clock:   o.clock,
-		log:     o.logger,
-		pool:    pool,
-		hasher:  hasher,
-		policy:  normalize.Policy{MinLength: cfg.PasswordMinLength},
-		plugins: o.plugins,
-		perms:   perms,
+		cfg:      cfg,
+		store:    store,
+		clock:    o.clock,
+		log:      o.logger,
+		pool:     pool,
+		hasher:   hasher,
+		policy:   normalize.Policy{MinLength: cfg.PasswordMinLength},
+		plugins:  o.plugins,
+		keys:     keys,
+		texts:    texts,
+		mailWake: make(chan struct{}, 1),
+		perms:    perms,
 	}
 	if cfg.SessionCacheTTL > 0 {
 		a.cache = newSessionCache(cfg.SessionCacheTTL, cfg.SessionCacheSize)

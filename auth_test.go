@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -45,10 +46,14 @@ func TestConfigValidation(t *testing.T) {
 		{"weak password hashing", gatehouse.Config{PublicURL: "https://a.example", PasswordHashing: gatehouse.PasswordHashing{MemoryKiB: 4096, Iterations: 2}}, "weaker than the minimum", false},
 		{"invalid hashing lanes", gatehouse.Config{PublicURL: "https://a.example", PasswordHashing: gatehouse.PasswordHashing{Parallelism: 200}}, "PasswordHashing", false},
 		{"protocol-relative landing", gatehouse.Config{PublicURL: "https://a.example", AfterSignInPath: "//evil"}, "AfterSignInPath", false},
+		{"unknown verification mode", gatehouse.Config{PublicURL: "https://a.example", EmailVerification: "sometimes"}, "EmailVerification", false},
+		{"reset links over 30 minutes", gatehouse.Config{PublicURL: "https://a.example", PasswordResetTTL: time.Hour}, "PasswordResetTTL", false},
+		{"verification links too short", gatehouse.Config{PublicURL: "https://a.example", VerificationTTL: time.Minute}, "VerificationTTL", false},
+		{"no mail per address", gatehouse.Config{PublicURL: "https://a.example", MailPerAddress: -1}, "MailPerAddress", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := gatehouse.New(tc.cfg, store, gatehouse.WithInsecurePasswordHashingForTests())
+			a, err := gatehouse.New(tc.cfg, store, testSecret, gatehouse.WithInsecurePasswordHashingForTests())
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want one mentioning %q", err, tc.wantErr)
@@ -69,6 +74,47 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if _, err := gatehouse.New(gatehouse.Config{PublicURL: "https://a.example"}, nil); err == nil {
 		t.Fatal("New without a store succeeded")
+	}
+	if _, err := gatehouse.New(gatehouse.Config{PublicURL: "https://a.example"}, store); err == nil || !strings.Contains(err.Error(), "WithSecret") {
+		t.Fatalf("New without a master secret: %v", err)
+	}
+	if _, err := gatehouse.New(gatehouse.Config{PublicURL: "https://a.example"}, store, gatehouse.WithSecret([]byte("short"))); err == nil {
+		t.Fatal("New with a short master secret succeeded")
+	}
+	// The verification mode's default follows the mode of the deployment.
+	for url, want := range map[string]gatehouse.EmailVerification{"https://a.example": gatehouse.VerificationRequired, "http://localhost:8080": gatehouse.VerificationOptional} {
+		a, err := gatehouse.New(gatehouse.Config{PublicURL: url}, store, testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Config().EmailVerification; got != want {
+			t.Errorf("%s: EmailVerification %q, want %q", url, got, want)
+		}
+		a.Close()
+	}
+}
+
+func TestDeleteExpired(t *testing.T) {
+	clock := authtest.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	a := authtest.New(t, gatehouse.Config{}, gatehouse.WithClock(clock))
+	mb := authtest.Deliver(t, a)
+	if _, err := a.SignUp(t.Context(), gatehouse.SignUpInput{Email: "old@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := mb.Wait(ctx, func(m mailbox.Entry) bool { return m.Kind == "verify_email" }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the outcome is recorded after the send
+	r, err := a.DeleteExpired(t.Context())
+	if err != nil || r != (gatehouse.Removed{}) {
+		t.Fatalf("nothing expired yet, removed %+v, %v", r, err)
+	}
+	clock.Advance(401 * 24 * time.Hour)
+	r, err = a.DeleteExpired(t.Context())
+	if err != nil || r != (gatehouse.Removed{Sessions: 1, Links: 1, Mail: 1, Devices: 1}) {
+		t.Fatalf("after 401 days removed %+v, %v", r, err)
 	}
 }
 
@@ -185,7 +231,7 @@ func TestCostChangeUpgradesHash(t *testing.T) {
 	// and returns the stored hash afterwards.
 	signInAt := func(cost gatehouse.PasswordHashing) string {
 		t.Helper()
-		a, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", PasswordHashing: cost}, store)
+		a, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", PasswordHashing: cost}, store, testSecret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,3 +408,6 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		t.Error("no token hash found: the test is not reading the database")
 	}
 }
+
+// testSecret is a fixed master secret for tests that call New directly.
+var testSecret = gatehouse.WithSecret([]byte("0123456789abcdef0123456789abcdef"))

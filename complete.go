@@ -22,6 +22,13 @@ type Authentication struct {
 type Client struct {
 	IP        string
 	UserAgent string
+	// Device is an opaque, random identifier the device keeps (the web
+	// edge's device cookie), used to recognize devices seen before. Empty
+	// when the client keeps none.
+	Device string
+	// Languages is the client's Accept-Language header; mail triggered by
+	// the request is written in the best matching language.
+	Languages string
 }
 
 // Status is the outcome of Complete.
@@ -33,6 +40,10 @@ const (
 	StatusSignedIn Status = "signed_in"
 	// StatusMFARequired: a hook asked for another factor; no session yet.
 	StatusMFARequired Status = "mfa_required"
+	// StatusVerificationRequired: sign-up in VerificationRequired mode; no
+	// session, and a mail went to the address (a verification link, or an
+	// "account exists" notice to an existing owner — the answer is the same).
+	StatusVerificationRequired Status = "verification_required"
 )
 
 // Result is what sign-up and sign-in return. Token is the new session's

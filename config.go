@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -71,6 +72,60 @@ type Config struct {
 	HashWorkers int
 	HashQueue   int
 	HashMaxWait time.Duration
+
+	// EmailVerification decides what an unverified address may do. The
+	// zero value is VerificationRequired in production and
+	// VerificationOptional in development.
+	EmailVerification EmailVerification
+	// VerificationTTL is how long verification and email-change links work
+	// (default 24h, at most 7 days).
+	VerificationTTL time.Duration
+	// PasswordResetTTL is how long a password-reset link works (default and
+	// maximum 30m, at least 5m).
+	PasswordResetTTL time.Duration
+	// Notifications turns security notices off; the zero value sends them
+	// all.
+	Notifications Notifications
+	// MailPerAddress bounds the mail one address receives: at most this
+	// many requested mails (verification, reset, email change, "account
+	// exists") per MailWindow, and separately as many security notices, so
+	// a flood of requests can never suppress a notice (defaults 5 and 15m).
+	// Requests over the limit are answered as usual and send nothing.
+	MailPerAddress int
+	MailWindow     time.Duration
+	// MailGiveUpAfter is how long the outbox keeps retrying a mail that
+	// cannot be delivered (default 24h).
+	MailGiveUpAfter time.Duration
+}
+
+// EmailVerification is the email verification mode.
+type EmailVerification string
+
+// Email verification modes (GATEHOUSE_EMAIL_VERIFICATION).
+const (
+	// VerificationRequired: sign-up creates no session and answers the same
+	// for new and existing addresses; sign-in waits for the address to be
+	// verified (CodeEmailNotVerified).
+	VerificationRequired EmailVerification = "required"
+	// VerificationOptional: sign-up signs in at once and sends a
+	// verification link; User.EmailVerified tells the application.
+	VerificationOptional EmailVerification = "optional"
+	// VerificationOff: no verification mail at sign-up. Users can still
+	// ask for one.
+	VerificationOff EmailVerification = "off"
+)
+
+// Notifications chooses the security notices sent to account holders.
+// Each field turns one off.
+type Notifications struct {
+	// DisablePasswordChanged: no mail when the password is changed or reset.
+	DisablePasswordChanged bool
+	// DisableEmailChanged: no mail to the old address when the address
+	// changes.
+	DisableEmailChanged bool
+	// DisableNewDevice: no mail when someone signs in from a device not
+	// seen before.
+	DisableNewDevice bool
 }
 
 // PasswordHashing is the argon2id cost (RFC 9106). Fields left zero take
@@ -208,6 +263,43 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HashQueue < 0 || c.HashWorkers < 0 || c.HashMaxWait < 0 {
 		return c, fmt.Errorf("HashWorkers, HashQueue and HashMaxWait must not be negative")
 	}
+	switch c.EmailVerification {
+	case "":
+		c.EmailVerification = VerificationRequired
+		if c.Development() {
+			c.EmailVerification = VerificationOptional
+		}
+	case VerificationRequired, VerificationOptional, VerificationOff:
+	default:
+		return c, fmt.Errorf("EmailVerification %q is not one of required, optional, off", c.EmailVerification)
+	}
+	if c.VerificationTTL == 0 {
+		c.VerificationTTL = 24 * time.Hour
+	}
+	if c.VerificationTTL < 5*time.Minute || c.VerificationTTL > 7*24*time.Hour {
+		return c, fmt.Errorf("VerificationTTL %s must be between 5m and 168h", c.VerificationTTL)
+	}
+	if c.PasswordResetTTL == 0 {
+		c.PasswordResetTTL = 30 * time.Minute
+	}
+	if c.PasswordResetTTL < 5*time.Minute || c.PasswordResetTTL > 30*time.Minute {
+		return c, fmt.Errorf("PasswordResetTTL %s must be between 5m and 30m", c.PasswordResetTTL)
+	}
+	if c.MailPerAddress == 0 {
+		c.MailPerAddress = 5
+	}
+	if c.MailWindow == 0 {
+		c.MailWindow = 15 * time.Minute
+	}
+	if c.MailPerAddress < 1 || c.MailWindow < time.Minute {
+		return c, fmt.Errorf("MailPerAddress must be at least 1 and MailWindow at least 1m")
+	}
+	if c.MailGiveUpAfter == 0 {
+		c.MailGiveUpAfter = 24 * time.Hour
+	}
+	if c.MailGiveUpAfter < time.Minute {
+		return c, fmt.Errorf("MailGiveUpAfter must be at least 1m")
+	}
 	for role, perms := range c.Roles {
 		if role == "" || strings.ContainsAny(role, " ,\t\r\n") {
 			return c, fmt.Errorf("role name %q in Roles is not valid: use letters, digits and _ . : -", role)
@@ -234,10 +326,12 @@ func checkOrigin(o string) error {
 type Option func(*options)
 
 type options struct {
-	clock    Clock
-	logger   *slog.Logger
-	plugins  []Plugin
-	hashCost *secret.Params
+	clock     Clock
+	logger    *slog.Logger
+	plugins   []Plugin
+	hashCost  *secret.Params
+	secret    [][]byte
+	templates fs.FS
 }
 
 // Clock is the source of time. The core never calls time.Now directly.
@@ -257,6 +351,20 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithPlugins(p ...Plugin) Option {
 	return func(o *options) { o.plugins = append(o.plugins, p...) }
 }
+
+// WithSecret sets the master secret (at least 32 random bytes) from which
+// the keys for encryption at rest (queued mail) and keyed hashes are
+// derived, and older secrets still accepted while data sealed under them is
+// read (a rotation). Required: New fails without it. Keep it stable across
+// restarts and identical on every node, or queued mail cannot be read.
+func WithSecret(current []byte, previous ...[]byte) Option {
+	return func(o *options) { o.secret = append([][]byte{current}, previous...) }
+}
+
+// WithMailTemplates overrides or adds mail templates: files in fsys laid out
+// like the built-in ones ({locale}/{kind}.txt and .html, {locale}/layout.html)
+// replace them, and new locale folders add languages.
+func WithMailTemplates(fsys fs.FS) Option { return func(o *options) { o.templates = fsys } }
 
 // WithInsecurePasswordHashingForTests lowers the argon2id cost to a trivial
 // level so test suites run fast. Never use it in production: hashes made

@@ -54,8 +54,11 @@ type AuthState struct {
 	SignedIn bool
 	UserID   string
 	Email    string
-	Name     string
-	Roles    []string
+	// EmailVerified tells whether the signed-in user's address is verified
+	// (show a "verify your email" banner when it is not).
+	EmailVerified bool
+	Name          string
+	Roles         []string
 	// SignInURL, SignUpURL, SignOutURL (POST) and AccountURL point at the
 	// hosted pages.
 	SignInURL  string
@@ -78,6 +81,7 @@ func (a *Auth) State(ctx context.Context) AuthState {
 	st := AuthState{SignInURL: base + "/sign-in", SignUpURL: base + "/sign-up", SignOutURL: base + "/sign-out", AccountURL: base + "/account"}
 	if p, ok := PrincipalFrom(ctx); ok {
 		st.SignedIn, st.UserID, st.Email, st.Name = true, p.User.ID, p.User.Email, p.User.Name
+		st.EmailVerified = p.User.EmailVerified
 		st.Roles, st.perms = slices.Clone(p.User.Roles), p.Permissions
 	}
 	return st

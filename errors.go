@@ -25,6 +25,10 @@ const (
 	// CodeInvalidName (400, field "name"): a display name that is too long or
 	// carries control characters.
 	CodeInvalidName Code = "invalid_name"
+	// CodeInvalidToken (400, field "token"): a one-time link (verification,
+	// password reset, email change) is unknown, used, expired, replaced by a
+	// newer one or no longer matches the account's address.
+	CodeInvalidToken Code = "invalid_token"
 	// CodeUnauthenticated (401): no valid session or token was presented.
 	CodeUnauthenticated Code = "unauthenticated"
 	// CodeInvalidCredentials (401): the email and password do not match an

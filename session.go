@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,6 +30,9 @@ func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) 
 	}
 	if in.User.Disabled {
 		return Result{}, &Error{Code: CodeAccountDisabled, Message: "This account has been disabled. Contact the administrator."}
+	}
+	if a.cfg.EmailVerification == VerificationRequired && !in.User.EmailVerified {
+		return Result{}, &Error{Code: CodeEmailNotVerified, Message: "Verify your email address first: follow the link we sent you, or ask for a new one."}
 	}
 	if len(in.AMR) == 0 || in.AAL < 1 {
 		return Result{}, internalError("complete", errors.New("authentication without amr or aal"))
@@ -70,6 +74,7 @@ func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) 
 	if in.Replaces != "" {
 		a.invalidateSession(in.Replaces)
 	}
+	a.rememberDevice(ctx, in.User, in.Client)
 	for _, p := range a.plugins {
 		if p.Hooks.AfterSession != nil {
 			if err := p.Hooks.AfterSession(ctx, in.User, s); err != nil {
@@ -200,15 +205,41 @@ func (a *Auth) RevokeOtherSessions(ctx context.Context, p Principal) (int, error
 
 var errNoSuchSession = &Error{Code: CodeNotFound, Message: "No such session."}
 
-// DeleteExpiredSessions removes sessions past either timeout; the server
-// runs it periodically.
-func (a *Auth) DeleteExpiredSessions(ctx context.Context) (int, error) {
+// Retention of records kept only for people: finished mail (a delivery
+// record for operators) and devices not seen for a long time.
+const (
+	mailRetention   = 30 * 24 * time.Hour
+	deviceRetention = 400 * 24 * time.Hour
+)
+
+// Removed counts what DeleteExpired removed.
+type Removed struct{ Sessions, Links, Mail, Devices int }
+
+// DeleteExpired removes sessions past either timeout, expired one-time
+// links, mail records finished more than 30 days ago and devices not seen
+// for 400 days; the server runs it periodically. It goes on past a failure
+// and returns the first error with what it did remove.
+func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	now := a.Now()
-	n, err := a.store.DeleteExpiredSessions(ctx, now, now.Add(-a.cfg.SessionIdleTimeout))
-	if err != nil {
-		return 0, storeError("delete expired sessions", err, nil)
+	var r Removed
+	var errs []error
+	step := func(op string, n *int, fn func() (int, error)) {
+		v, err := fn()
+		*n += v
+		if err != nil {
+			errs = append(errs, storeError(op, err, nil))
+		}
 	}
-	return n, nil
+	step("delete expired sessions", &r.Sessions, func() (int, error) {
+		return a.store.DeleteExpiredSessions(ctx, now, now.Add(-a.cfg.SessionIdleTimeout))
+	})
+	step("delete expired links", &r.Links, func() (int, error) { return a.store.DeleteExpiredEmailTokens(ctx, now) })
+	step("delete old mail", &r.Mail, func() (int, error) { return a.store.DeleteMailBefore(ctx, now.Add(-mailRetention)) })
+	step("forget old devices", &r.Devices, func() (int, error) { return a.store.ForgetDevicesBefore(ctx, now.Add(-deviceRetention)) })
+	if len(errs) > 0 {
+		return r, errs[0]
+	}
+	return r, nil
 }
 
 // InvalidateCache drops every cached session record, for callers that learn

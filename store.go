@@ -20,6 +20,9 @@ import (
 type Store interface {
 	UserStore
 	SessionStore
+	TokenStore
+	DeviceStore
+	MailStore
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -48,8 +51,8 @@ type UserStore interface {
 	// password changed meanwhile. It reports whether it replaced it.
 	UpgradePasswordHash(ctx context.Context, userID, oldHash, newHash string) (bool, error)
 	// ChangePassword sets a new hash, deletes every session of the user but
-	// currentID, and replaces session currentID with next (same user) — all
-	// or nothing. ErrNotFound, with nothing changed, when currentID is not a
+	// currentID and every password-reset token of the user, and replaces
+	// session currentID with next (same user) — all or nothing. ErrNotFound, with nothing changed, when currentID is not a
 	// live session of the user (it was revoked or already rotated).
 	ChangePassword(ctx context.Context, userID, newHash, currentID string, next Session, now time.Time) error
 	// SetUserDisabled disables or enables the user; disabling deletes all of
@@ -93,4 +96,53 @@ type SessionStore interface {
 	// DeleteExpiredSessions removes sessions whose absolute expiry is before
 	// now or that were last seen before idleBefore; it returns how many.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+}
+
+// TokenStore holds one-time email tokens, looked up by the SHA-256 of the
+// token. Each consuming method is one transaction that deletes the token
+// first and goes on only if it deleted it, so of N concurrent uses of one
+// token exactly one succeeds. An expired token, a token whose bound address
+// is no longer the user's (verification, reset), or an unknown one is
+// ErrNotFound, and nothing changes.
+type TokenStore interface {
+	// IssueEmailToken inserts t and deletes the user's other tokens of the
+	// same purpose: a newer link invalidates older ones. ErrNotFound if the
+	// user does not exist.
+	IssueEmailToken(ctx context.Context, t EmailToken) error
+	// EmailTokenByHash returns the live token (not expired at now) with this
+	// purpose and hash, and its user, without consuming it.
+	EmailTokenByHash(ctx context.Context, purpose TokenPurpose, tokenHash string, now time.Time) (EmailToken, User, error)
+	// ConsumeVerification uses a verify_email token: the user's address is
+	// marked verified and their verify_email tokens are deleted. It returns
+	// the updated user.
+	ConsumeVerification(ctx context.Context, tokenHash string, now time.Time) (User, error)
+	// ResetPassword uses a reset_password token: it sets newHash, marks the
+	// address verified (the link proved control of it), deletes every
+	// session of the user and their reset_password and verify_email tokens.
+	// It returns the updated user.
+	ResetPassword(ctx context.Context, tokenHash, newHash string, now time.Time) (User, error)
+	// ConfirmEmailChange uses a change_email token: the user's address
+	// becomes the token's (verified), and every other email token of the
+	// user is deleted. ErrConflict, with nothing changed and the token
+	// kept, when another account holds that address. It returns the user
+	// before and after.
+	ConfirmEmailChange(ctx context.Context, tokenHash string, now time.Time) (before, after User, err error)
+	// DeleteExpiredEmailTokens removes tokens expired before now and returns
+	// how many.
+	DeleteExpiredEmailTokens(ctx context.Context, now time.Time) (int, error)
+}
+
+// DeviceStore remembers the devices each user signed in from, by keyed
+// hashes of device identifiers (never the identifiers themselves).
+type DeviceStore interface {
+	// RememberDevice records a sign-in of userID from a device known by any
+	// of keys (one device may be known by several: a cookie and a
+	// fingerprint). seen reports whether any key was already recorded for
+	// the user; others whether the user had any other device recorded
+	// before. Every key is recorded (or refreshed) at now. ErrNotFound if
+	// the user does not exist.
+	RememberDevice(ctx context.Context, userID string, keys []string, now time.Time) (seen, others bool, err error)
+	// ForgetDevicesBefore deletes devices last seen before t; it returns how
+	// many.
+	ForgetDevicesBefore(ctx context.Context, t time.Time) (int, error)
 }

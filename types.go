@@ -77,3 +77,28 @@ type Principal struct {
 
 // Can reports whether the principal holds permission.
 func (p Principal) Can(permission string) bool { return p.Permissions[permission] }
+
+// TokenPurpose says what a one-time email token is good for.
+type TokenPurpose string
+
+// Purposes of one-time email tokens.
+const (
+	PurposeVerifyEmail   TokenPurpose = "verify_email"
+	PurposeResetPassword TokenPurpose = "reset_password"
+	PurposeChangeEmail   TokenPurpose = "change_email"
+)
+
+// EmailToken is a one-time link sent by email. Only the SHA-256 of the
+// token is stored. The token is bound to its user and to the address it
+// was sent to (Email, EmailNormalized): verification and reset work only
+// while that is still the user's address; an email change sets it.
+type EmailToken struct {
+	ID              string
+	UserID          string
+	Purpose         TokenPurpose
+	TokenHash       string
+	Email           string
+	EmailNormalized string
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+}

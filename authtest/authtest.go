@@ -1,10 +1,12 @@
 // Package authtest helps embedders (and Gatehouse's own tests) test code that
 // uses Gatehouse: a ready Auth over a temporary SQLite database with cheap
-// password hashing, and a fake clock. Never use it outside tests.
+// password hashing, a fake clock, and an in-memory mailbox for the mail it
+// sends. Never use it outside tests.
 package authtest
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 )
 
@@ -65,6 +68,25 @@ func New(t testing.TB, cfg gatehouse.Config, opts ...gatehouse.Option) *gatehous
 	return NewWithStore(t, Store(t), cfg, opts...)
 }
 
+// Deliver starts delivering a's mail into a new in-memory mailbox and
+// returns the mailbox; delivery stops when the test ends. Read messages
+// with its Messages or Wait methods.
+func Deliver(t testing.TB, a *gatehouse.Auth) *mailbox.Mailbox {
+	t.Helper()
+	mb := mailbox.New(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.DeliverMail(ctx, mb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return mb
+}
+
 // NewWithStore is New over a store of the caller's choosing (PostgreSQL in
 // Gatehouse's own suite). The store is not closed by it.
 func NewWithStore(t testing.TB, store gatehouse.Store, cfg gatehouse.Config, opts ...gatehouse.Option) *gatehouse.Auth {
@@ -72,7 +94,10 @@ func NewWithStore(t testing.TB, store gatehouse.Store, cfg gatehouse.Config, opt
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost:8080"
 	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	all := append([]gatehouse.Option{
+		gatehouse.WithSecret(key),
 		gatehouse.WithInsecurePasswordHashingForTests(),
 		gatehouse.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}, opts...)

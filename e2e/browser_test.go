@@ -145,7 +145,8 @@ func TestBrowserJourney(t *testing.T) {
 	if s := text(t, ctx, ".sessions"); !strings.Contains(s, "This device") || !strings.Contains(s, "Chrome") {
 		t.Fatalf("sessions list: %q", s)
 	}
-	step(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/auth/sign-out"] button`)), chromedp.WaitVisible(chromedp.CSS("#email")))
+	// The account page has an element #email too: wait for the sign-in form.
+	step(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/auth/sign-out"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[action="/auth/sign-in"] #email`)))
 	step(t, ctx, "protected page again", chromedp.Navigate(base+"/app/"), chromedp.WaitVisible(chromedp.CSS("#email")))
 	step(t, ctx, "wrong password",
 		chromedp.SendKeys(chromedp.CSS("#email"), email),

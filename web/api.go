@@ -68,7 +68,13 @@ func (h *Handler) toSessionJSON(s gatehouse.Session, current bool) sessionJSON {
 // signedIn writes the outcome of a sign-up or sign-in, setting the cookie
 // when a session was issued.
 func (h *Handler) signedIn(w http.ResponseWriter, st int, res gatehouse.Result) {
-	if res.Status != gatehouse.StatusSignedIn {
+	switch res.Status {
+	case gatehouse.StatusSignedIn:
+	case gatehouse.StatusVerificationRequired:
+		// Identical for a new and a taken address: no user, no session.
+		writeJSON(w, st, signedInJSON{Status: res.Status})
+		return
+	default:
 		writeJSON(w, http.StatusOK, signedInJSON{Status: res.Status, Methods: res.Methods})
 		return
 	}
@@ -92,11 +98,13 @@ func (h *Handler) apiSignUp(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.auth.SignUp(r.Context(), gatehouse.SignUpInput{Email: in.Email, Password: in.Password, Name: in.Name, Client: h.client(r), Replaces: h.presentedSessionID(r)})
+	c := h.signInClient(r)
+	res, err := h.auth.SignUp(r.Context(), gatehouse.SignUpInput{Email: in.Email, Password: in.Password, Name: in.Name, Client: c, Replaces: h.presentedSessionID(r)})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	h.keepDevice(w, r, c, res)
 	h.signedIn(w, http.StatusCreated, res)
 }
 
@@ -109,12 +117,14 @@ func (h *Handler) apiSignIn(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.auth.SignIn(r.Context(), gatehouse.SignInInput{Email: in.Email, Password: in.Password, Client: h.client(r), Replaces: h.presentedSessionID(r)})
+	c := h.signInClient(r)
+	res, err := h.auth.SignIn(r.Context(), gatehouse.SignInInput{Email: in.Email, Password: in.Password, Client: c, Replaces: h.presentedSessionID(r)})
 	h.metrics.signIn(err)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	h.keepDevice(w, r, c, res)
 	h.signedIn(w, http.StatusOK, res)
 }
 

@@ -14,7 +14,7 @@ import (
 // does: every JSON error, page error and middleware refusal goes through it.
 func status(c gatehouse.Code) int {
 	switch c {
-	case gatehouse.CodeInvalidRequest, gatehouse.CodeInvalidEmail, gatehouse.CodeInvalidPassword, gatehouse.CodeInvalidName:
+	case gatehouse.CodeInvalidRequest, gatehouse.CodeInvalidEmail, gatehouse.CodeInvalidPassword, gatehouse.CodeInvalidName, gatehouse.CodeInvalidToken:
 		return http.StatusBadRequest
 	case gatehouse.CodeUnauthenticated, gatehouse.CodeInvalidCredentials:
 		return http.StatusUnauthorized

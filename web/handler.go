@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,20 +23,26 @@ import (
 // provides the middleware that protects an application's own routes. Create
 // it with New; it is safe for concurrent use.
 type Handler struct {
-	auth      *gatehouse.Auth
-	cfg       gatehouse.Config
-	log       *slog.Logger
-	base      string
-	dev       bool
-	cookie    string
-	mux       *http.ServeMux
-	csrf      *http.CrossOriginProtection
-	trusted   []netip.Prefix
-	cors      map[string]bool
-	allowlist map[string]bool
-	pages     map[string]*template.Template
-	csp       string
-	metrics   *metrics
+	auth   *gatehouse.Auth
+	cfg    gatehouse.Config
+	log    *slog.Logger
+	base   string
+	dev    bool
+	cookie string
+	// deviceCookie remembers a device across sessions (new-sign-in
+	// notices); linkCookie carries an emailed link's token from the URL
+	// to the page's form.
+	deviceCookie string
+	linkCookie   string
+	mailbox      *mailbox.Mailbox
+	mux          *http.ServeMux
+	csrf         *http.CrossOriginProtection
+	trusted      []netip.Prefix
+	cors         map[string]bool
+	allowlist    map[string]bool
+	pages        map[string]*template.Template
+	csp          string
+	metrics      *metrics
 }
 
 // Option configures a Handler.
@@ -46,6 +53,17 @@ type Option func(*Handler)
 // metrics are collected.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(h *Handler) { h.metrics = newMetrics(reg, h.auth) }
+}
+
+// WithDevMailbox serves the development mailbox — every message mb
+// received, with its links — at {base}/dev/mailbox. It takes effect only in
+// development mode; in production the page does not exist.
+func WithDevMailbox(mb *mailbox.Mailbox) Option {
+	return func(h *Handler) {
+		if h.dev {
+			h.mailbox = mb
+		}
+	}
 }
 
 // New returns the HTTP edge for auth. Mount it at the base path:
@@ -64,9 +82,9 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 		cors:      map[string]bool{},
 		allowlist: map[string]bool{},
 	}
-	h.cookie = "__Host-gatehouse_session"
+	h.cookie, h.deviceCookie, h.linkCookie = "__Host-gatehouse_session", "__Host-gatehouse_device", "__Secure-gatehouse_link"
 	if h.dev {
-		h.cookie = "gatehouse_session"
+		h.cookie, h.deviceCookie, h.linkCookie = "gatehouse_session", "gatehouse_device", "gatehouse_link"
 	}
 	for _, p := range cfg.TrustedProxies {
 		if pr, err := netip.ParsePrefix(p); err == nil {

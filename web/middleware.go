@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strings"
@@ -166,7 +167,54 @@ func (h *Handler) presentedSessionID(r *http.Request) string {
 
 // client describes the device behind r.
 func (h *Handler) client(r *http.Request) gatehouse.Client {
-	return gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()}
+	c := gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent(), Languages: r.Header.Get("Accept-Language")}
+	if ck, err := r.Cookie(h.deviceCookie); err == nil && validToken(ck.Value) {
+		c.Device = ck.Value
+	}
+	return c
+}
+
+// signInClient is client for a request that may create a session: a
+// device without a device cookie gets a new id, which keepDevice stores in
+// the browser once a session was issued, so the next sign-in from it is
+// recognized (no "new sign-in" notice).
+func (h *Handler) signInClient(r *http.Request) gatehouse.Client {
+	c := h.client(r)
+	if c.Device == "" {
+		c.Device = rand.Text() + rand.Text()
+	}
+	return c
+}
+
+// keepDevice sets the device cookie after a sign-in that issued a session,
+// unless the request already carried it.
+func (h *Handler) keepDevice(w http.ResponseWriter, r *http.Request, c gatehouse.Client, res gatehouse.Result) {
+	if res.Status != gatehouse.StatusSignedIn || h.client(r).Device == c.Device {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.deviceCookie, Value: c.Device, Path: "/", MaxAge: deviceCookieAge,
+		HttpOnly: true, Secure: !h.dev, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// deviceCookieAge is the device cookie's lifetime: 400 days, the most
+// browsers keep a cookie.
+const deviceCookieAge = 400 * 24 * 60 * 60
+
+// validToken reports whether s looks like a value we issue for a cookie
+// (device ids: 52 base32 characters) or a one-time token (43 base64url
+// characters), so junk never reaches a lookup.
+func validToken(s string) bool {
+	if len(s) != 52 && len(s) != 43 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // addVary adds a field to Vary unless it is already there.

@@ -7,10 +7,11 @@ import (
 	"html/template"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/useragent"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 )
 
 //go:embed templates/*.html
@@ -20,7 +21,10 @@ var templateFS embed.FS
 var stylesheet []byte
 
 // pageNames are the templates that render a whole page inside the layout.
-var pageNames = []string{"sign-in", "sign-up", "account", "error"}
+var pageNames = []string{
+	"sign-in", "sign-up", "account", "error", "check-email", "forgot-password", "resend-verification",
+	"verify-email", "reset-password", "confirm-email-change", "mailbox", "mailbox-message",
+}
 
 // parsePages parses the embedded templates. They are compiled into the
 // binary and covered by tests, so a parse error is a build defect.
@@ -34,18 +38,31 @@ func parsePages() map[string]*template.Template {
 
 // pageData is what every page template receives.
 type pageData struct {
-	Title       string
-	Product     string
-	Dev         bool
-	Base        string
-	State       gatehouse.AuthState
-	Error       string
+	Title   string
+	Product string
+	Dev     bool
+	Base    string
+	State   gatehouse.AuthState
+	// Notice is a confirmation shown above the content, from a fixed list.
+	Notice string
+	Error  string
+	// ErrorCode lets a page offer the way out of an error (a resend link
+	// for email_not_verified).
+	ErrorCode   gatehouse.Code
 	FieldErrors map[string]string
 	Email       string
 	Name        string
 	RedirectTo  string
 	MinPassword int
 	Sessions    []sessionView
+	// CheckFor says which mail the check-email page is about.
+	CheckFor string
+	// LinkValid tells a page opened from an emailed link that the link is
+	// still good, so it shows its form.
+	LinkValid bool
+	// Mail is the development mailbox's content.
+	Mail    []mailbox.Entry
+	Message mailbox.Entry
 }
 
 type sessionView struct {
@@ -57,7 +74,17 @@ func (h *Handler) data(r *http.Request, title string) *pageData {
 	return &pageData{
 		Title: title, Product: h.cfg.ProductName, Dev: h.dev, Base: h.base,
 		State: h.auth.State(r.Context()), FieldErrors: map[string]string{}, MinPassword: h.cfg.PasswordMinLength,
+		Notice: notices[r.URL.Query().Get("notice")],
 	}
+}
+
+// notices are the confirmations a redirect can ask a page to show
+// (?notice=key). Only these texts can appear: nothing from the URL is
+// reflected.
+var notices = map[string]string{
+	"email_verified": "Your email address is verified.",
+	"password_reset": "Your password was changed. Sign in with your new password.",
+	"email_changed":  "Your email address was changed.",
 }
 
 // render writes a page with status st. Pages are never cached: they carry
@@ -94,7 +121,9 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string,
 	e := publicError(r.Context(), h.log, err)
 	st := status(e.Code)
 	setErrorHeaders(w, e, st)
-	if e.Field != "" {
+	d.ErrorCode = e.Code
+	// A link's token is never a visible field: its error goes on top.
+	if e.Field != "" && e.Field != "token" {
 		d.FieldErrors[e.Field] = e.Message
 		d.Error = "Please correct the highlighted field."
 	} else {
@@ -141,7 +170,7 @@ func (h *Handler) formPage(name, title string) http.HandlerFunc {
 
 // formPost serves the POST of a sign-in or sign-up form: submit turns the
 // form into a Result; errors re-render the form next to their field.
-func (h *Handler) formPost(name, title string, submit func(r *http.Request, d *pageData) (gatehouse.Result, error)) http.HandlerFunc {
+func (h *Handler) formPost(name, title string, submit func(w http.ResponseWriter, r *http.Request, d *pageData) (gatehouse.Result, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d := h.data(r, title)
 		if err := parseForm(w, r); err != nil {
@@ -150,7 +179,7 @@ func (h *Handler) formPost(name, title string, submit func(r *http.Request, d *p
 		}
 		d.Email = r.PostForm.Get("email")
 		d.RedirectTo, _ = h.safeRedirect(r.Form.Get("redirect_to")) // body first, then the query
-		res, err := submit(r, d)
+		res, err := submit(w, r, d)
 		if err != nil {
 			h.formError(w, r, name, d, err)
 			return
@@ -159,23 +188,32 @@ func (h *Handler) formPost(name, title string, submit func(r *http.Request, d *p
 	}
 }
 
-func (h *Handler) submitSignIn(r *http.Request, d *pageData) (gatehouse.Result, error) {
+func (h *Handler) submitSignIn(w http.ResponseWriter, r *http.Request, d *pageData) (gatehouse.Result, error) {
+	c := h.signInClient(r)
 	res, err := h.auth.SignIn(r.Context(), gatehouse.SignInInput{
-		Email: d.Email, Password: r.PostForm.Get("password"), Client: h.client(r), Replaces: h.presentedSessionID(r),
+		Email: d.Email, Password: r.PostForm.Get("password"), Client: c, Replaces: h.presentedSessionID(r),
 	})
 	h.metrics.signIn(err)
+	h.keepDevice(w, r, c, res)
 	return res, err
 }
 
-func (h *Handler) submitSignUp(r *http.Request, d *pageData) (gatehouse.Result, error) {
+func (h *Handler) submitSignUp(w http.ResponseWriter, r *http.Request, d *pageData) (gatehouse.Result, error) {
 	d.Name = r.PostForm.Get("name")
-	return h.auth.SignUp(r.Context(), gatehouse.SignUpInput{
-		Email: d.Email, Password: r.PostForm.Get("password"), Name: d.Name, Client: h.client(r), Replaces: h.presentedSessionID(r),
+	c := h.signInClient(r)
+	res, err := h.auth.SignUp(r.Context(), gatehouse.SignUpInput{
+		Email: d.Email, Password: r.PostForm.Get("password"), Name: d.Name, Client: c, Replaces: h.presentedSessionID(r),
 	})
+	h.keepDevice(w, r, c, res)
+	return res, err
 }
 
 // finishPageSignIn sets the cookie and sends the browser on with a 303.
 func (h *Handler) finishPageSignIn(w http.ResponseWriter, r *http.Request, res gatehouse.Result, target string) {
+	if res.Status == gatehouse.StatusVerificationRequired {
+		http.Redirect(w, r, h.path("/check-email?for=verify"), http.StatusSeeOther)
+		return
+	}
 	if res.Status != gatehouse.StatusSignedIn {
 		// Further steps (MFA) have their own pages; until one is
 		// installed, nothing else can be completed here.
@@ -198,21 +236,29 @@ func (h *Handler) pageSignOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) pageAccount(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	ss, err := h.auth.Sessions(r.Context(), p)
-	if err != nil {
+	d := h.data(r, "Your account")
+	if err := h.accountSessions(r, d); err != nil {
 		h.renderError(w, r, err)
 		return
 	}
-	d := h.data(r, "Your account")
+	h.render(w, r, http.StatusOK, "account", d)
+}
+
+// accountSessions fills the account page's list of sessions.
+func (h *Handler) accountSessions(r *http.Request, d *pageData) error {
+	p := principal(r)
+	ss, err := h.auth.Sessions(r.Context(), p)
+	if err != nil {
+		return err
+	}
 	for _, s := range ss {
 		d.Sessions = append(d.Sessions, sessionView{
-			ID: s.ID, Device: describeDevice(s.UserAgent), IP: s.IP,
+			ID: s.ID, Device: useragent.Describe(s.UserAgent), IP: s.IP,
 			CreatedAt: s.CreatedAt.UTC().Format(time.DateTime + " UTC"), LastSeenAt: s.LastSeenAt.UTC().Format(time.DateTime + " UTC"),
 			Current: s.ID == p.Session.ID,
 		})
 	}
-	h.render(w, r, http.StatusOK, "account", d)
+	return nil
 }
 
 func (h *Handler) pageRevokeSession(w http.ResponseWriter, r *http.Request) {
@@ -242,25 +288,4 @@ func (h *Handler) stylesheet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write(stylesheet)
-}
-
-// describeDevice turns a User-Agent into a short, human label.
-func describeDevice(ua string) string {
-	browser := "Unknown browser"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	for _, o := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			return browser + " on " + o.name
-		}
-	}
-	return browser
 }

@@ -30,6 +30,13 @@ func (h *Handler) routes() {
 	api("GET /user", h.private(h.apiUser))
 	api("PATCH /user", h.private(h.apiUpdateUser))
 	api("POST /user/delete", h.private(h.apiDeleteUser))
+	api("POST /email/verify", h.public(h.apiVerifyEmail))
+	api("POST /email/verify/send", h.public(h.apiSendVerification))
+	api("POST /password/forgot", h.public(h.apiForgotPassword))
+	api("POST /password/reset", h.public(h.apiResetPassword))
+	api("POST /email/change", h.private(h.apiChangeEmail))
+	api("POST /email/change/confirm", h.public(h.apiConfirmEmailChange))
+	api("GET /admin/mail", h.private(h.apiAdminMail))
 
 	page("GET /sign-in", h.public(h.formPage("sign-in", "Sign in")))
 	page("POST /sign-in", h.public(h.formPost("sign-in", "Sign in", h.submitSignIn)))
@@ -39,6 +46,28 @@ func (h *Handler) routes() {
 	page("GET /account", h.private(h.pageAccount))
 	page("POST /account/sessions/{id}/revoke", h.private(h.pageRevokeSession))
 	page("POST /account/sessions/revoke-others", h.private(h.pageRevokeOthers))
+	page("POST /account/email", h.private(h.pageChangeEmail))
+	page("GET /check-email", h.public(h.pageCheckEmail))
+	forgotGet, forgotPost := h.emailForm("forgot-password", "Reset your password", "reset", func(r *http.Request, email string) error {
+		return h.auth.ForgotPassword(r.Context(), email, h.client(r))
+	})
+	page("GET /forgot-password", h.public(forgotGet))
+	page("POST /forgot-password", h.public(forgotPost))
+	resendGet, resendPost := h.emailForm("resend-verification", "Verify your email", "verify", func(r *http.Request, email string) error {
+		return h.auth.ResendVerification(r.Context(), email, h.client(r))
+	})
+	page("GET /verify-email/send", h.public(resendGet))
+	page("POST /verify-email/send", h.public(resendPost))
+	page("GET /verify-email", h.public(h.linkPage("verify-email", "Verify your email", gatehouse.PurposeVerifyEmail)))
+	page("POST /verify-email", h.public(h.linkPost("verify-email", "Verify your email", h.useVerification)))
+	page("GET /reset-password", h.public(h.linkPage("reset-password", "Choose a new password", gatehouse.PurposeResetPassword)))
+	page("POST /reset-password", h.public(h.linkPost("reset-password", "Choose a new password", h.useReset)))
+	page("GET /confirm-email-change", h.public(h.linkPage("confirm-email-change", "Confirm your new email", gatehouse.PurposeChangeEmail)))
+	page("POST /confirm-email-change", h.public(h.linkPost("confirm-email-change", "Confirm your new email", h.useEmailChange)))
+	if h.mailbox != nil {
+		page("GET /dev/mailbox", http.HandlerFunc(h.pageMailbox))
+		page("GET /dev/mailbox/{id}", http.HandlerFunc(h.pageMailboxMessage))
+	}
 	page("GET /assets/style.css", http.HandlerFunc(h.stylesheet))
 	page("GET /{$}", http.RedirectHandler(h.path("/account"), http.StatusSeeOther))
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
 	"github.com/gatehouse-auth/gatehouse/internal/testpg"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
@@ -27,8 +28,11 @@ type env struct {
 	t     *testing.T
 	auth  *gatehouse.Auth
 	h     *web.Handler
+	mail  *mailbox.Mailbox
 	srv   *httptest.Server
 	clock *authtest.Clock
+	// seen holds the ids of mails nextMail returned.
+	seen map[string]bool
 }
 
 // backend is a storage backend the contract runs on.
@@ -67,6 +71,18 @@ func TestContract(t *testing.T) {
 		{"StorageFailureFailsClosed", testStorageFailureFailsClosed},
 		{"HostileInput", testHostileInput},
 		{"CORS", testCORS},
+		{"VerificationRequired", testVerificationRequired},
+		{"VerificationLinkHygiene", testVerificationLinkHygiene},
+		{"VerificationOptionalAndOff", testVerificationOptionalAndOff},
+		{"PasswordReset", testPasswordReset},
+		{"ResetLinkHygiene", testResetLinkHygiene},
+		{"LinksIgnoreHostHeaders", testLinksIgnoreHostHeaders},
+		{"EmailChange", testEmailChange},
+		{"NewDeviceNotice", testNewDeviceNotice},
+		{"MailPerAddressLimit", testMailPerAddressLimit},
+		{"AdminMailReport", testAdminMailReport},
+		{"DevMailbox", testDevMailbox},
+		{"LinkPagesWithoutJavaScript", testLinkPages},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -87,7 +103,8 @@ func newEnv(t *testing.T, b backend, cfg gatehouse.Config) *env {
 		cfg.Roles = map[string][]string{"editor": {"notes:write"}}
 	}
 	auth := authtest.NewWithStore(t, b.open(t), cfg, gatehouse.WithClock(clock))
-	h := web.New(auth)
+	mail := authtest.Deliver(t, auth)
+	h := web.New(auth, web.WithDevMailbox(mail))
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", h)
 	mux.Handle("/app/", h.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +119,7 @@ func newEnv(t *testing.T, b backend, cfg gatehouse.Config) *env {
 	})))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, auth: auth, h: h, srv: srv, clock: clock}
+	return &env{t: t, auth: auth, h: h, mail: mail, srv: srv, clock: clock, seen: map[string]bool{}}
 }
 
 // client is a cookie-keeping HTTP client that does not follow redirects.
@@ -227,7 +244,7 @@ func testSignUpSignInSignOut(t *testing.T, b backend) {
 	if sess["current"] != true || sess["aal"] != float64(1) || fmt.Sprint(sess["amr"]) != "[pwd]" || !strings.HasPrefix(sess["id"].(string), "ses_") {
 		t.Fatalf("session %v", sess)
 	}
-	sc := r.Header.Get("Set-Cookie")
+	sc := setCookie(r, "gatehouse_session")
 	for _, attr := range []string{"gatehouse_session=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age="} {
 		if !strings.Contains(sc, attr) {
 			t.Errorf("Set-Cookie %q lacks %s", sc, attr)
@@ -262,10 +279,10 @@ func testSignUpSignInSignOut(t *testing.T, b backend) {
 }
 
 func testProductionCookie(t *testing.T, b backend) {
-	e := newEnv(t, b, gatehouse.Config{PublicURL: "https://auth.example.com"})
+	e := newEnv(t, b, gatehouse.Config{PublicURL: "https://auth.example.com", EmailVerification: gatehouse.VerificationOptional})
 	r := e.client().do("POST", "/auth/api/sign-up", map[string]string{"email": "p@example.com", "password": goodPassword})
 	want(t, r, 201, "")
-	sc := r.Header.Get("Set-Cookie")
+	sc := setCookie(r, "__Host-gatehouse_session")
 	for _, attr := range []string{"__Host-gatehouse_session=", "Path=/", "HttpOnly", "SameSite=Lax", "Secure"} {
 		if !strings.Contains(sc, attr) {
 			t.Errorf("Set-Cookie %q lacks %s", sc, attr)
@@ -840,4 +857,15 @@ func testCORS(t *testing.T, b backend) {
 		t.Fatal("unlisted origin got ACAO")
 	}
 	want(t, c.do("POST", "/auth/api/sign-out", nil, "Origin", "https://evil.example"), 403, "cross_origin_request")
+}
+
+// setCookie returns the Set-Cookie header line that sets the named cookie
+// ("" if none does).
+func setCookie(r response, name string) string {
+	for _, line := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, name+"=") {
+			return line
+		}
+	}
+	return ""
 }

@@ -143,12 +143,32 @@ func openAuth(ctx context.Context, ce *commandEnv) (*adminEnv, error) {
 			return nil, fmt.Errorf("migrating the database: %w", err)
 		}
 	}
-	a, err := gatehouse.New(s.core, st, append([]gatehouse.Option{gatehouse.WithLogger(log)}, ce.opts.authOptions...)...)
+	keys, err := loadSecret(s)
 	if err != nil {
 		_ = st.Close()
-		return nil, fmt.Errorf("invalid configuration: %w", err)
+		return nil, err
+	}
+	a, err := newAuth(s, st, log, keys, ce)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	return &adminEnv{settings: s, store: st, auth: a, log: log}, nil
+}
+
+// newAuth builds the core over st with the settings, the master secret and
+// the options tests inject.
+func newAuth(s *settings, st backend, log *slog.Logger, keys loadedSecret, ce *commandEnv) (*gatehouse.Auth, error) {
+	opts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithSecret(keys.current, keys.previous...)}
+	if s.mailTemplatesDir != "" {
+		opts = append(opts, gatehouse.WithMailTemplates(os.DirFS(s.mailTemplatesDir)))
+	}
+	opts = append(opts, ce.opts.authOptions...)
+	a, err := gatehouse.New(s.core, st, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return a, nil
 }
 
 func (s *adminEnv) close() {

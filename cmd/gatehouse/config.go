@@ -62,6 +62,11 @@ type rawConfig struct {
 	PasswordHashMemoryKiB string  `yaml:"password_hash_memory_kib" env:"PASSWORD_HASH_MEMORY_KIB"`
 	PasswordHashIter      string  `yaml:"password_hash_iterations" env:"PASSWORD_HASH_ITERATIONS"`
 	PasswordHashParallel  string  `yaml:"password_hash_parallelism" env:"PASSWORD_HASH_PARALLELISM"`
+	SMTPURL               string  `yaml:"smtp_url" env:"SMTP_URL"`
+	SMTPFrom              string  `yaml:"smtp_from" env:"SMTP_FROM"`
+	SMTPPasswordFile      string  `yaml:"smtp_password_file" env:"SMTP_PASSWORD_FILE"`
+	SecurityNotifications *list   `yaml:"security_notifications" env:"SECURITY_NOTIFICATIONS"`
+	MailTemplatesDir      string  `yaml:"mail_templates_dir" env:"MAIL_TEMPLATES_DIR"`
 }
 
 // list is a list setting: a YAML sequence, or a string of items separated by
@@ -165,8 +170,12 @@ type settings struct {
 	secretFile     string
 	secretPrevious []string
 
-	emailVerification         string
-	emailVerificationExplicit bool
+	// smtp is the mail server; the zero value means none (development
+	// then keeps mail in the development mailbox).
+	smtp smtpSettings
+	// mailTemplatesDir holds mail templates that override or add to the
+	// built-in ones ("" for none).
+	mailTemplatesDir string
 
 	logLevel       slog.Level
 	logLevelSet    bool
@@ -447,17 +456,29 @@ func resolve(raw rawConfig) (*settings, error) {
 		return nil, fmt.Errorf("both %s and %s are set; set only one", setting("secret"), setting("secret_file"))
 	}
 
-	s.emailVerification = strings.ToLower(strings.TrimSpace(raw.EmailVerification))
-	s.emailVerificationExplicit = s.emailVerification != ""
-	switch s.emailVerification {
+	switch v := strings.ToLower(strings.TrimSpace(raw.EmailVerification)); v {
 	case "":
-		s.emailVerification = "required"
+		s.core.EmailVerification = gatehouse.VerificationRequired
 		if s.development {
-			s.emailVerification = "optional"
+			s.core.EmailVerification = gatehouse.VerificationOptional
 		}
 	case "required", "optional", "off":
+		s.core.EmailVerification = gatehouse.EmailVerification(v)
 	default:
 		return nil, fmt.Errorf("%s: %q is not one of required, optional, off", setting("email_verification"), raw.EmailVerification)
+	}
+	if raw.SecurityNotifications != nil {
+		if s.core.Notifications, err = parseNotifications(*raw.SecurityNotifications); err != nil {
+			return nil, err
+		}
+	}
+	if s.smtp, err = parseSMTP(raw); err != nil {
+		return nil, err
+	}
+	if s.mailTemplatesDir = raw.MailTemplatesDir; s.mailTemplatesDir != "" {
+		if fi, err := os.Stat(s.mailTemplatesDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s: %s is not a directory (it holds {locale}/{kind}.txt and .html files, like the built-in templates)", setting("mail_templates_dir"), s.mailTemplatesDir)
+		}
 	}
 
 	switch strings.ToLower(raw.LogLevel) {
@@ -688,4 +709,27 @@ func checkRedisURL(raw string) error {
 		}
 	}
 	return nil
+}
+
+// parseNotifications turns the security_notifications list into the core's
+// switches: the notices listed are sent, the others not; "none" sends none.
+func parseNotifications(items list) (gatehouse.Notifications, error) {
+	n := gatehouse.Notifications{DisablePasswordChanged: true, DisableEmailChanged: true, DisableNewDevice: true}
+	for _, it := range items {
+		switch strings.ToLower(it) {
+		case "password_changed":
+			n.DisablePasswordChanged = false
+		case "email_changed":
+			n.DisableEmailChanged = false
+		case "new_device":
+			n.DisableNewDevice = false
+		case "none":
+			if len(items) > 1 {
+				return n, fmt.Errorf("%s: \"none\" cannot be combined with other notices", setting("security_notifications"))
+			}
+		default:
+			return n, fmt.Errorf("%s: %q is not one of password_changed, email_changed, new_device (or none)", setting("security_notifications"), it)
+		}
+	}
+	return n, nil
 }

@@ -72,6 +72,7 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the Gatehouse server (hosted pages, JSON API, /healthz, /readyz; metrics on the ops listener)."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit (serve also does this at start unless migrate_on_start is false)."`
 	Users   usersCmd   `cmd:"" help:"Administer user accounts: create, list, disable, enable, delete, set-role, revoke-sessions, import."`
+	Mail    mailCmd    `cmd:"" help:"Inspect the mail outbox: gatehouse mail status."`
 	Version versionCmd `cmd:"" help:"Print the version of this binary."`
 }
 

@@ -20,7 +20,8 @@ const devSecretFile = "secret"
 
 // loadedSecret is the master secret and where it came from.
 type loadedSecret struct {
-	keyring *secret.Keyring
+	current  []byte
+	previous [][]byte
 	// source says where the current secret came from, for the startup log
 	// (never the secret itself).
 	source string
@@ -68,11 +69,11 @@ func loadSecret(s *settings) (loadedSecret, error) {
 		}
 		previous = append(previous, b)
 	}
-	kr, err := secret.NewKeyring(current, previous...)
-	if err != nil {
+	// Check them now so a bad secret is reported with its setting's name.
+	if _, err := secret.NewKeyring(current, previous...); err != nil {
 		return loadedSecret{}, err
 	}
-	return loadedSecret{keyring: kr, source: source}, nil
+	return loadedSecret{current: current, previous: previous, source: source}, nil
 }
 
 // readSecretFile reads a secret file. strict (production) refuses a file

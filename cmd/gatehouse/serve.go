@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,7 +64,12 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_TRUSTED_PROXIES       CIDRs whose X-Forwarded-For is believed (comma-separated)
   GATEHOUSE_REDIRECT_ALLOWLIST    extra origins allowed as redirect_to (comma-separated)
   GATEHOUSE_AFTER_SIGN_IN_PATH    landing page after sign-in (default /auth/account)
-  GATEHOUSE_EMAIL_VERIFICATION    required, optional or off (not enforced by this version)
+  GATEHOUSE_EMAIL_VERIFICATION    required (production default), optional (development default) or off
+  GATEHOUSE_SMTP_URL              smtp://user@host:587 (STARTTLS) or smtps://user@host:465; required in production
+  GATEHOUSE_SMTP_FROM             sender, e.g. "Example <no-reply@example.com>"
+  GATEHOUSE_SMTP_PASSWORD_FILE    file holding the SMTP password (instead of putting it in the URL)
+  GATEHOUSE_SECURITY_NOTIFICATIONS  notices to send: password_changed, email_changed, new_device (default all) or none
+  GATEHOUSE_MAIL_TEMPLATES_DIR    mail templates overriding or adding to the built-in ones ({locale}/{kind}.txt, .html)
   GATEHOUSE_SESSION_IDLE_TIMEOUT  e.g. 168h;  GATEHOUSE_SESSION_LIFETIME  e.g. 720h
   GATEHOUSE_CORS_ALLOWED_ORIGINS  origins allowed to call the JSON API with credentials
   GATEHOUSE_ROLES                 role=permission,permission;role2=permission
@@ -90,12 +97,11 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 	if err != nil {
 		return err
 	}
-	// The root package takes no keyring yet (gatehouse.Config has no secret
-	// field); loading it now still enforces the documented rules: production
-	// refuses to start without a valid secret, development keeps one in the
-	// data directory.
-	_ = keys.keyring
 	log.Debug("master secret loaded", "source", keys.source)
+	mailer, devMailbox, mailDest, err := newMailer(s)
+	if err != nil {
+		return err
+	}
 	warnUnusedSettings(log, s)
 
 	// Listen before the slow parts so that a port in use fails at once.
@@ -122,9 +128,9 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return fmt.Errorf("migrating the database (set migrate_on_start: false to manage migrations with `gatehouse migrate`): %w", err)
 		}
 	}
-	auth, err := gatehouse.New(s.core, st, append([]gatehouse.Option{gatehouse.WithLogger(log)}, ce.opts.authOptions...)...)
+	auth, err := newAuth(s, st, log, keys, ce)
 	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
+		return err
 	}
 	defer auth.Close()
 
@@ -134,7 +140,7 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
-	handler := web.New(auth, web.WithMetrics(reg))
+	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox))
 
 	cfg := auth.Config() // with the root package's defaults applied
 	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st)), log)
@@ -149,15 +155,15 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 		opsAddr = opsLn.Addr().String()
 		opsURL = "http://" + opsAddr
 	}
-	printBanner(ce.stdout, s, cfg, ln.Addr(), opsURL)
+	printBanner(ce.stdout, s, cfg, ln.Addr(), opsURL, mailDest)
 	log.Info("gatehouse started", "mode", s.mode(), "public_url", cfg.PublicURL, "addr", ln.Addr().String(), "ops_addr", opsAddr, "database", s.db.driver)
 
-	cleanupDone := make(chan struct{})
-	cleanupCtx, stopCleanup := context.WithCancel(ctx)
-	go func() {
-		defer close(cleanupDone)
-		cleanup(cleanupCtx, auth, log)
-	}()
+	// Background work stops before the servers shut down; queued mail
+	// not yet sent stays in the outbox for the next start or another node.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Go(func() { cleanup(bgCtx, auth, log) })
+	bg.Go(func() { _ = auth.DeliverMail(bgCtx, mailer) })
 
 	var serveErr error
 	select {
@@ -166,8 +172,8 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 	case serveErr = <-errc:
 		log.Error("server stopped", "err", serveErr)
 	}
-	stopCleanup()
-	<-cleanupDone
+	stopBackground()
+	bg.Wait()
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
@@ -266,7 +272,8 @@ func opsMux(reg *prometheus.Registry) *http.ServeMux {
 	return mux
 }
 
-// cleanup deletes expired sessions every cleanupInterval until ctx ends.
+// cleanup deletes expired sessions, links and old records every
+// cleanupInterval until ctx ends.
 func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 	t := time.NewTicker(cleanupInterval)
 	defer t.Stop()
@@ -275,12 +282,12 @@ func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := auth.DeleteExpiredSessions(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn("deleting expired sessions failed; will retry", "err", err)
-			case n > 0:
-				log.Info("deleted expired sessions", "count", n)
+			r, err := auth.DeleteExpired(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("deleting expired records failed; will retry", "err", err)
+			}
+			if r != (gatehouse.Removed{}) {
+				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices)
 			}
 		}
 	}
@@ -292,13 +299,13 @@ func warnUnusedSettings(log *slog.Logger, s *settings) {
 	if s.redisURL != "" {
 		log.Warn("redis_url is set but this version does not use Redis yet: the session cache is per node and revocations reach other nodes within the cache TTL (10 s)")
 	}
-	if s.emailVerification != "off" && (s.emailVerificationExplicit || !s.development) {
-		log.Warn("email verification is not enforced by this version: accounts can sign in without verifying their address", "email_verification", s.emailVerification)
-	}
 }
 
 // printBanner tells the person who started the server where to go.
-func printBanner(w io.Writer, s *settings, cfg gatehouse.Config, addr net.Addr, opsURL string) {
+func printBanner(out io.Writer, s *settings, cfg gatehouse.Config, addr net.Addr, opsURL, mailDest string) {
+	// One write, so a reader never sees half a banner.
+	w := &strings.Builder{}
+	defer func() { io.WriteString(out, w.String()) }()
 	base := cfg.PublicURL + cfg.BasePath
 	if s.development {
 		fmt.Fprintf(w, "Gatehouse is running in development mode.\n")
@@ -308,6 +315,11 @@ func printBanner(w io.Writer, s *settings, cfg gatehouse.Config, addr net.Addr, 
 	}
 	fmt.Fprintf(w, "  Listening on http://%s\n", addr)
 	fmt.Fprintf(w, "  Data: %s\n", s.db.describe())
+	if s.development && s.smtp.url == "" {
+		fmt.Fprintf(w, "  Mail: not sent; read it at %s/dev/mailbox\n", base)
+	} else {
+		fmt.Fprintf(w, "  Mail: %s\n", mailDest)
+	}
 	if opsURL != "" {
 		fmt.Fprintf(w, "  Metrics: %s/metrics\n", opsURL)
 	} else {

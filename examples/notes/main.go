@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"fmt"
 	"html/template"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
@@ -46,19 +48,27 @@ func run(ctx context.Context) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
+	key, err := masterSecret("data/notes.secret")
+	if err != nil {
+		return err
+	}
 	auth, err := gatehouse.New(gatehouse.Config{
 		PublicURL:       "http://localhost:3000",
 		AfterSignInPath: "/app/",
 		Roles:           map[string][]string{"editor": {"notes:write"}},
-	}, store)
+	}, store, gatehouse.WithSecret(key))
 	if err != nil {
 		return err
 	}
 	defer auth.Close()
+	// Development: mail lands in an in-memory mailbox shown at
+	// /auth/dev/mailbox. In production, deliver with mail/smtp instead.
+	mb := mailbox.New(0)
+	go auth.DeliverMail(ctx, mb)
 
-	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: newApp(auth), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: newApp(auth, mb), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
-	fmt.Println("notes: open http://localhost:3000")
+	fmt.Println("notes: open http://localhost:3000 (mail: http://localhost:3000/auth/dev/mailbox)")
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		return err
 	}
@@ -78,8 +88,8 @@ type note struct {
 }
 
 // newApp wires Gatehouse into the application's routes.
-func newApp(auth *gatehouse.Auth) http.Handler {
-	a := &app{gh: web.New(auth), pages: template.Must(template.ParseFS(templates, "templates/*.html"))}
+func newApp(auth *gatehouse.Auth, mb *mailbox.Mailbox) http.Handler {
+	a := &app{gh: web.New(auth, web.WithDevMailbox(mb)), pages: template.Must(template.ParseFS(templates, "templates/*.html"))}
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", a.gh)                                       // Gatehouse's API and pages
 	mux.Handle("GET /{$}", a.gh.Load(http.HandlerFunc(a.home)))      // public, knows who is signed in
@@ -124,4 +134,19 @@ func (a *app) createNote(w http.ResponseWriter, r *http.Request) {
 	a.notes = append(a.notes, note{Author: user.Email, Text: text})
 	a.mu.Unlock()
 	http.Redirect(w, r, "/app/", http.StatusSeeOther)
+}
+
+// masterSecret reads the 32-byte master secret kept in path, creating it on
+// first use. A real deployment keeps it in a secret store and gives every
+// instance the same one.
+func masterSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, err
+	}
+	return key, nil
 }

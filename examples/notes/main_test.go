@@ -15,7 +15,7 @@ import (
 
 func TestNotesApp(t *testing.T) {
 	auth := authtest.New(t, gatehouse.Config{AfterSignInPath: "/app/", Roles: map[string][]string{"editor": {"notes:write"}}})
-	srv := httptest.NewServer(newApp(auth))
+	srv := httptest.NewServer(newApp(auth, authtest.Deliver(t, auth)))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
