@@ -184,8 +184,8 @@ func maskAddress(addr string) string {
 	return string(r) + "•••@" + domain
 }
 
-// DeliverMail sends queued mail through m until ctx ends, then returns
-// ctx's error. Run it on every node that should send (at least one): leases
+// DeliverMail sends queued mail through m until ctx ends, then finishes
+// the sends in flight (each bounded by a minute) and returns ctx's error. Run it on every node that should send (at least one): leases
 // make sure concurrent deliverers, here or on other nodes, never send one
 // mail twice as long as a send finishes within the lease (2 minutes; sends
 // time out after 1). Mail queued on this node is picked up at once, mail
@@ -232,10 +232,16 @@ func (a *Auth) deliverBatch(ctx context.Context, owner string, m Mailer) (int, e
 
 // deliverOne resolves (if needed) and sends one claimed mail, recording the
 // outcome. Errors are logged and recorded on the mail, never returned.
+//
+// Once claimed, a mail is carried through even when ctx ends (shutdown):
+// an interrupted send or an unrecorded success would be sent again when
+// the lease runs out, so the send (bounded by mailSendTimeout) and the
+// bookkeeping ignore cancellation.
 func (a *Auth) deliverOne(ctx context.Context, owner string, mailer Mailer, om OutboxMail) {
+	ctx = context.WithoutCancel(ctx)
 	log := a.log.With("mail_id", om.ID, "kind", om.Kind, "recipient", om.RecipientHint)
 	finish := func(state MailState, reason string) {
-		if err := a.store.FinishMail(ctx, om.ID, owner, state, truncate(reason, mailErrorLen), a.Now()); err != nil && ctx.Err() == nil {
+		if err := a.store.FinishMail(ctx, om.ID, owner, state, truncate(reason, mailErrorLen), a.Now()); err != nil {
 			log.WarnContext(ctx, "recording mail outcome failed", "state", state, "err", err)
 		}
 	}
@@ -247,7 +253,7 @@ func (a *Auth) deliverOne(ctx context.Context, owner string, mailer Mailer, om O
 		}
 		next := a.Now().Add(retryDelay(om.Attempts))
 		log.WarnContext(ctx, "mail delivery failed; will retry", "attempts", om.Attempts+1, "next_attempt_at", next, "reason", reason)
-		if err := a.store.RetryMail(ctx, om.ID, owner, truncate(reason, mailErrorLen), next); err != nil && ctx.Err() == nil {
+		if err := a.store.RetryMail(ctx, om.ID, owner, truncate(reason, mailErrorLen), next); err != nil {
 			log.WarnContext(ctx, "recording mail retry failed", "err", err)
 		}
 	}
@@ -276,9 +282,7 @@ func (a *Auth) deliverOne(ctx context.Context, owner string, mailer Mailer, om O
 			return
 		}
 		if err := a.store.SetMailPayload(ctx, om.ID, owner, sealed); err != nil {
-			if ctx.Err() == nil {
-				log.WarnContext(ctx, "storing the rendered mail failed", "err", err)
-			}
+			log.WarnContext(ctx, "storing the rendered mail failed", "err", err)
 			return // the lease runs out and the mail is claimed again
 		}
 	}

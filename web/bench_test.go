@@ -72,7 +72,7 @@ func BenchmarkBareHandler(b *testing.B) {
 // argon2id cost (19 MiB, t=2, p=1), one at a time.
 func BenchmarkSignIn(b *testing.B) {
 	store := authtest.Store(b)
-	auth, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080"}, store, gatehouse.WithLogger(slog.New(slog.DiscardHandler)))
+	auth, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080"}, store, gatehouse.WithSecret(make([]byte, 32)), gatehouse.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -81,6 +81,10 @@ func (c *usersCreateCmd) Run(ctx context.Context, ce *commandEnv) error {
 		return writeJSON(ce.stdout, toUserJSON(u))
 	}
 	fmt.Fprintf(ce.stdout, "Created %s (%s).\n", u.ID, u.Email)
+	if cfg := sess.auth.Config(); !u.EmailVerified && cfg.EmailVerification == gatehouse.VerificationRequired {
+		base := cfg.PublicURL + cfg.BasePath
+		fmt.Fprintf(ce.stdout, "The address is not verified, and this server requires it: the user signs in after following a link from %s/verify-email/send or %s/forgot-password (or create the account with --verified).\n", base, base)
+	}
 	return nil
 }
 
