@@ -38,7 +38,10 @@ func (a *Auth) SignUp(ctx context.Context, in SignUpInput) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	pw, err := a.newPassword(in.Password, u.Email)
+	if err := a.Limit(ctx, LimitSignUp, in.Client.IP, u.EmailNormalized); err != nil {
+		return Result{}, err
+	}
+	pw, err := a.newPassword(ctx, in.Password, u.Email, "password")
 	if err != nil {
 		return Result{}, err
 	}
@@ -88,6 +91,7 @@ func (a *Auth) signUpPending(ctx context.Context, u User, hash, locale string) (
 }
 
 func (a *Auth) afterSignUp(ctx context.Context, u User) {
+	a.audit(ctx, AuditEvent{Type: EventSignUp, ActorID: u.ID, SubjectID: u.ID})
 	for _, p := range a.plugins {
 		if p.Hooks.AfterSignUp != nil {
 			if err := p.Hooks.AfterSignUp(ctx, u); err != nil {
@@ -124,36 +128,52 @@ func (a *Auth) SignIn(ctx context.Context, in SignInInput) (Result, error) {
 		return Result{}, &Error{Code: CodeInvalidRequest, Field: "password", Message: "Enter your password."}
 	}
 	_, norm, emailErr := normalize.Email(in.Email)
+	if emailErr != nil {
+		// Still counted, under what was typed.
+		norm = strings.ToLower(strings.TrimSpace(in.Email))
+	}
+	if err := a.Limit(ctx, LimitSignIn, in.Client.IP, norm); err != nil {
+		return Result{}, err
+	}
 	pw, pwErr := normalize.Password(in.Password)
-	if emailErr != nil || pwErr != nil {
+	var (
+		u    User
+		hash string
+	)
+	if emailErr == nil {
+		var err error
+		u, hash, err = a.store.UserCredentials(ctx, norm)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Result{}, storeError("load credentials", err, nil)
+		}
+	}
+	guard, err := a.guardPassword(ctx, norm, u.ID, in.Client)
+	if err != nil {
+		return Result{}, err
+	}
+	failed := func(reason string) (Result, error) {
+		a.audit(ctx, AuditEvent{Type: EventSignInFailed, SubjectID: u.ID, Reason: reason})
+		return Result{}, errInvalidCredentials
+	}
+	if emailErr != nil || pwErr != nil || hash == "" {
 		// No account can match; still spend the same work.
 		if err := a.hasher.DummyVerify(ctx, in.Password[:min(len(in.Password), normalize.MaxPasswordBytes)]); err != nil {
 			return Result{}, hashError(err)
 		}
-		return Result{}, errInvalidCredentials
-	}
-	u, hash, err := a.store.UserCredentials(ctx, norm)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Result{}, storeError("load credentials", err, nil)
-	}
-	if err != nil || hash == "" {
-		if err := a.hasher.DummyVerify(ctx, pw); err != nil {
-			return Result{}, hashError(err)
-		}
-		return Result{}, errInvalidCredentials
+		return failed("unknown_user")
 	}
 	ok, rehash, err := a.hasher.Verify(ctx, pw, hash)
 	if err != nil {
 		if errors.Is(err, secret.ErrMalformedHash) || errors.Is(err, secret.ErrUnsupportedHash) {
 			a.log.ErrorContext(ctx, "stored password hash unusable", "user_id", u.ID, "err", err)
-			return Result{}, errInvalidCredentials
+			return failed("unusable_hash")
 		}
 		return Result{}, hashError(err)
 	}
 	if !ok {
-		a.log.InfoContext(ctx, "sign-in failed", "reason", "password")
-		return Result{}, errInvalidCredentials
+		return failed("wrong_password")
 	}
+	guard.succeeded(ctx)
 	if rehash && !u.Disabled {
 		a.upgradeHash(ctx, u.ID, hash, pw)
 	}
@@ -177,8 +197,17 @@ func (a *Auth) upgradeHash(ctx context.Context, userID, oldHash, pw string) {
 
 var errIncorrectPassword = &Error{Code: CodeIncorrectPassword, Field: "password", Message: "The password is incorrect."}
 
-// checkPassword verifies the principal's own password.
-func (a *Auth) checkPassword(ctx context.Context, p Principal, password string) error {
+// checkPassword verifies the principal's own password, under endpoint's
+// rate limits and the account throttle (a stolen session must not become a
+// password oracle).
+func (a *Auth) checkPassword(ctx context.Context, endpoint string, p Principal, password string, client Client) error {
+	if err := a.Limit(ctx, endpoint, client.IP, p.User.ID); err != nil {
+		return err
+	}
+	guard, err := a.guardPassword(ctx, p.User.EmailNormalized, p.User.ID, client)
+	if err != nil {
+		return err
+	}
 	pw, err := normalize.Password(password)
 	if err != nil {
 		return errIncorrectPassword
@@ -198,8 +227,10 @@ func (a *Auth) checkPassword(ctx context.Context, p Principal, password string) 
 		return hashError(err)
 	}
 	if !ok {
+		a.audit(ctx, AuditEvent{Type: EventSignInFailed, SubjectID: p.User.ID, Reason: "incorrect_password:" + endpoint})
 		return errIncorrectPassword
 	}
+	guard.succeeded(ctx)
 	return nil
 }
 
@@ -209,7 +240,7 @@ func (a *Auth) checkPassword(ctx context.Context, p Principal, password string) 
 // the old token stops working. Of concurrent re-authentications of one
 // session one wins; the others are CodeUnauthenticated.
 func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string, client Client) (Result, error) {
-	if err := a.checkPassword(ctx, p, password); err != nil {
+	if err := a.checkPassword(ctx, LimitReauthenticate, p, password, client); err != nil {
 		return Result{}, err
 	}
 	s, token := a.successor(p.Session, client)
@@ -222,6 +253,7 @@ func (a *Auth) Reauthenticate(ctx context.Context, p Principal, password string,
 		return Result{}, storeError("rotate session", err, errUnauthenticated)
 	}
 	a.log.InfoContext(ctx, "re-authenticated", "user_id", p.User.ID, "session_id", s.ID)
+	a.audit(ctx, AuditEvent{Type: EventReauthenticated, ActorID: p.User.ID, SubjectID: p.User.ID})
 	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
 }
 
@@ -253,17 +285,14 @@ func (a *Auth) RequireRecentAuthentication(p Principal) error {
 // the result carries the new token. Two concurrent changes from one session
 // cannot both succeed.
 func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next string, client Client) (Result, error) {
-	if err := a.checkPassword(ctx, p, current); err != nil {
+	if err := a.checkPassword(ctx, LimitPasswordChange, p, current, client); err != nil {
 		if e, ok := err.(*Error); ok && e.Code == CodeIncorrectPassword {
 			return Result{}, &Error{Code: CodeIncorrectPassword, Field: "current_password", Message: e.Message}
 		}
 		return Result{}, err
 	}
-	pw, err := a.newPassword(next, p.User.Email)
+	pw, err := a.newPassword(ctx, next, p.User.Email, "new_password")
 	if err != nil {
-		if e, ok := err.(*Error); ok {
-			e.Field = "new_password"
-		}
 		return Result{}, err
 	}
 	hash, err := a.hasher.Hash(ctx, pw)
@@ -279,6 +308,7 @@ func (a *Auth) ChangePassword(ctx context.Context, p Principal, current, next st
 		return Result{}, storeError("change password", err, errUnauthenticated)
 	}
 	a.log.InfoContext(ctx, "password changed", "user_id", p.User.ID, "session_id", s.ID)
+	a.audit(ctx, AuditEvent{Type: EventPasswordChanged, ActorID: p.User.ID, SubjectID: p.User.ID})
 	a.notify(ctx, mailtext.PasswordChanged, p.User, client)
 	return Result{Status: StatusSignedIn, User: p.User, Session: s, Token: token}, nil
 }
@@ -310,24 +340,29 @@ func (a *Auth) DeleteAccount(ctx context.Context, p Principal) error {
 		return storeError("delete user", err, errUnauthenticated)
 	}
 	a.log.InfoContext(ctx, "account deleted", "user_id", p.User.ID)
+	a.audit(ctx, AuditEvent{Type: EventAccountDeleted, ActorID: p.User.ID, SubjectID: p.User.ID})
 	return nil
 }
 
 // newPassword normalizes a new password and applies the policy, with the
-// product name and the account's email as context words.
-func (a *Auth) newPassword(password, email string) (string, error) {
+// product name and the account's email as context words, then the
+// breached-password check. Errors name field.
+func (a *Auth) newPassword(ctx context.Context, password, email, field string) (string, error) {
 	pw, err := normalize.Password(password)
 	if err != nil {
-		return "", passwordError(err)
+		return "", passwordError(err, field)
 	}
 	local, _, _ := strings.Cut(email, "@")
 	if err := a.policy.Check(pw, a.cfg.ProductName, email, local); err != nil {
-		return "", passwordError(err)
+		return "", passwordError(err, field)
+	}
+	if err := a.checkBreached(ctx, pw, field); err != nil {
+		return "", err
 	}
 	return pw, nil
 }
 
-func passwordError(err error) *Error {
+func passwordError(err error, field string) *Error {
 	msg := "Choose a different password."
 	var pe *normalize.PolicyError
 	switch {
@@ -338,7 +373,7 @@ func passwordError(err error) *Error {
 	case errors.Is(err, normalize.ErrPasswordInvalid):
 		msg = "The password contains characters that cannot be used."
 	}
-	return &Error{Code: CodeInvalidPassword, Field: "password", Message: msg, Err: err}
+	return &Error{Code: CodeInvalidPassword, Field: field, Message: msg, Err: err}
 }
 
 func parseEmail(s string) (display, norm string, err error) {

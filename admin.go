@@ -30,7 +30,7 @@ func (a *Auth) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	pw, err := a.newPassword(in.Password, u.Email)
+	pw, err := a.newPassword(ctx, in.Password, u.Email, "password")
 	if err != nil {
 		return User{}, err
 	}
@@ -38,7 +38,21 @@ func (a *Auth) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if err != nil {
 		return User{}, hashError(err)
 	}
-	return u, a.insertUser(ctx, u, hash)
+	if err := a.insertUser(ctx, u, hash); err != nil {
+		return User{}, err
+	}
+	a.adminEvent(ctx, EventUserCreated, u.ID, "")
+	return u, nil
+}
+
+// adminEvent audits an administrative action. The actor is the signed-in
+// administrator, or "cli" for the command line.
+func (a *Auth) adminEvent(ctx context.Context, typ, subjectID, reason string) {
+	actor := "cli"
+	if p, ok := PrincipalFrom(ctx); ok {
+		actor = p.User.ID
+	}
+	a.audit(ctx, AuditEvent{Type: typ, ActorID: actor, SubjectID: subjectID, Reason: reason})
 }
 
 // newUser validates an account's fields and returns the user to insert.
@@ -84,7 +98,11 @@ func (a *Auth) ImportUser(ctx context.Context, in ImportedUser) (User, error) {
 	if created := in.CreatedAt.UTC(); !created.IsZero() && created.Before(u.CreatedAt) {
 		u.CreatedAt = created
 	}
-	return u, a.insertUser(ctx, u, in.PasswordHash)
+	if err := a.insertUser(ctx, u, in.PasswordHash); err != nil {
+		return User{}, err
+	}
+	a.adminEvent(ctx, EventUserCreated, u.ID, "import")
+	return u, nil
 }
 
 func (a *Auth) insertUser(ctx context.Context, u User, hash string) error {
@@ -142,6 +160,11 @@ func (a *Auth) SetDisabled(ctx context.Context, userID string, disabled bool) er
 		return storeError("set disabled", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user disabled state changed", "user_id", userID, "disabled", disabled)
+	if disabled {
+		a.adminEvent(ctx, EventUserDisabled, userID, "")
+	} else {
+		a.adminEvent(ctx, EventUserEnabled, userID, "")
+	}
 	return nil
 }
 
@@ -161,6 +184,7 @@ func (a *Auth) SetRoles(ctx context.Context, userID string, roles []string) erro
 		return storeError("set roles", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user roles changed", "user_id", userID, "roles", roles)
+	a.adminEvent(ctx, EventRoleChanged, userID, strings.Join(roles, ","))
 	return nil
 }
 
@@ -175,6 +199,7 @@ func (a *Auth) DeleteUser(ctx context.Context, userID string) error {
 		return storeError("delete user", err, errNoSuchUser)
 	}
 	a.log.InfoContext(ctx, "user deleted", "user_id", userID)
+	a.adminEvent(ctx, EventUserDeleted, userID, "")
 	return nil
 }
 
@@ -188,6 +213,7 @@ func (a *Auth) RevokeUserSessions(ctx context.Context, userID string) (int, erro
 	if err != nil {
 		return 0, storeError("revoke sessions", err, nil)
 	}
+	a.adminEvent(ctx, EventSessionRevoked, userID, "all")
 	return n, nil
 }
 

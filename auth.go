@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/mailtext"
 	"github.com/gatehouse-auth/gatehouse/internal/normalize"
+	"github.com/gatehouse-auth/gatehouse/internal/pwned"
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
 
@@ -29,6 +30,12 @@ type Auth struct {
 	plugins []Plugin
 	keys    *secret.Keyring
 	texts   *mailtext.Set
+	// limiter counts rate limits (nil: off, for tests); noThrottle turns
+	// the account throttle off (tests).
+	limiter    Limiter
+	noThrottle bool
+	breach     BreachedPasswordChecker
+	auditLog   *auditLog
 	// mailWake nudges this node's DeliverMail when mail was queued here.
 	mailWake chan struct{}
 	// perms maps a role to the permissions it grants (admin includes
@@ -96,6 +103,15 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 	if !slices.Contains(perms["admin"], PermissionAdmin) {
 		perms["admin"] = append(perms["admin"], PermissionAdmin)
 	}
+	breach := o.breach
+	if breach == nil && !cfg.BreachedPasswords.Off {
+		rc, err := pwned.NewRange(pwned.RangeConfig{URL: cfg.BreachedPasswords.URL, Timeout: cfg.BreachedPasswords.Timeout})
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("gatehouse.New: BreachedPasswords.URL: %w", err)
+		}
+		breach = rc
+	}
 	a := &Auth{
 		cfg:      cfg,
 		store:    store,
@@ -109,16 +125,26 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		texts:    texts,
 		mailWake: make(chan struct{}, 1),
 		perms:    perms,
+		limiter:  o.limiter,
+		breach:   breach,
 	}
+	if o.noLimits {
+		a.limiter, a.noThrottle = nil, true
+	} else if a.limiter == nil {
+		a.limiter = NewMemoryLimiter(0, a.clock)
+	}
+	a.auditLog = newAuditLog(store, a.clock.Now, func(msg string, args ...any) { a.log.Warn(msg, args...) })
 	if cfg.SessionCacheTTL > 0 {
 		a.cache = newSessionCache(cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
 	return a, nil
 }
 
-// Close stops the hashing pool, waiting for running hashes. It does not
-// close the store, which the caller opened.
+// Close writes the audit events still queued and stops the hashing pool,
+// waiting for running hashes. It does not close the store, which the
+// caller opened; call it before closing the store.
 func (a *Auth) Close() error {
+	a.auditLog.close()
 	a.pool.Close()
 	return nil
 }

@@ -96,6 +96,34 @@ type Config struct {
 	// MailGiveUpAfter is how long the outbox keeps retrying a mail that
 	// cannot be delivered (default 24h).
 	MailGiveUpAfter time.Duration
+
+	// RateLimits overrides the limits of the endpoints it names (see
+	// DefaultRateLimits; the others keep theirs). A zero Rate inside
+	// means no limit of that kind for that endpoint.
+	RateLimits map[string]EndpointLimits
+	// Throttle is the account throttle (zero fields take DefaultThrottle's).
+	// The guesses one account can receive per day are bounded by
+	// DailyBudget.
+	Throttle ThrottlePolicy
+	// BreachedPasswords checks new passwords against known breaches.
+	BreachedPasswords BreachCheck
+	// AuditRetention is how long audit events are kept (default 365 days).
+	AuditRetention time.Duration
+}
+
+// BreachCheck configures the breached-password check at sign-up, password
+// change and reset. It uses the k-anonymity range API: only the first 5
+// hex characters of the password's SHA-1 leave the process. On by default
+// in production; off in development unless URL is set. When the service
+// cannot be reached within Timeout the password is accepted and a warning
+// logged (fail open: an outage must not stop sign-ups).
+type BreachCheck struct {
+	// Off turns the check off.
+	Off bool
+	// URL is the range API's base (default https://api.pwnedpasswords.com).
+	URL string
+	// Timeout bounds one lookup (default 2s).
+	Timeout time.Duration
 }
 
 // EmailVerification is the email verification mode.
@@ -300,6 +328,50 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MailGiveUpAfter < time.Minute {
 		return c, fmt.Errorf("MailGiveUpAfter must be at least 1m")
 	}
+	if c.RateLimits == nil {
+		c.RateLimits = map[string]EndpointLimits{}
+	}
+	defaults := DefaultRateLimits()
+	for name, l := range c.RateLimits {
+		for _, r := range []Rate{l.PerIP, l.PerIdentifier} {
+			if r != (Rate{}) && (r.Limit <= 0 || r.Period <= 0 || r.Burst < 0) {
+				return c, fmt.Errorf("RateLimits[%q]: a rate needs a positive Limit and Period (or leave it zero for no limit)", name)
+			}
+		}
+		defaults[name] = l
+	}
+	c.RateLimits = defaults
+	t := &c.Throttle
+	if t.Free == 0 {
+		t.Free = DefaultThrottle.Free
+	}
+	if t.BaseDelay == 0 {
+		t.BaseDelay = DefaultThrottle.BaseDelay
+	}
+	if t.MaxDelay == 0 {
+		t.MaxDelay = DefaultThrottle.MaxDelay
+	}
+	if t.DailyBudget == 0 {
+		t.DailyBudget = DefaultThrottle.DailyBudget
+	}
+	if t.Free < 1 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay || t.DailyBudget < t.Free {
+		return c, fmt.Errorf("invalid Throttle: Free must be at least 1, MaxDelay at least BaseDelay, DailyBudget at least Free")
+	}
+	if c.BreachedPasswords.Timeout == 0 {
+		c.BreachedPasswords.Timeout = 2 * time.Second
+	}
+	if c.BreachedPasswords.URL == "" {
+		if c.Development() {
+			c.BreachedPasswords.Off = true
+		}
+		c.BreachedPasswords.URL = "https://api.pwnedpasswords.com"
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = 365 * 24 * time.Hour
+	}
+	if c.AuditRetention < 24*time.Hour {
+		return c, fmt.Errorf("AuditRetention must be at least 24h")
+	}
 	for role, perms := range c.Roles {
 		if role == "" || strings.ContainsAny(role, " ,\t\r\n") {
 			return c, fmt.Errorf("role name %q in Roles is not valid: use letters, digits and _ . : -", role)
@@ -332,6 +404,9 @@ type options struct {
 	hashCost  *secret.Params
 	secret    [][]byte
 	templates fs.FS
+	limiter   Limiter
+	noLimits  bool
+	breach    BreachedPasswordChecker
 }
 
 // Clock is the source of time. The core never calls time.Now directly.
@@ -365,6 +440,28 @@ func WithSecret(current []byte, previous ...[]byte) Option {
 // like the built-in ones ({locale}/{kind}.txt and .html, {locale}/layout.html)
 // replace them, and new locale folders add languages.
 func WithMailTemplates(fsys fs.FS) Option { return func(o *options) { o.templates = fsys } }
+
+// WithRateLimiter sets where rate limits are counted (default: in this
+// process, bounded). Use package redis so that every node shares them.
+// Given after WithoutAbuseLimitsForTests, it turns the limits and the
+// account throttle back on.
+func WithRateLimiter(l Limiter) Option {
+	return func(o *options) { o.limiter, o.noLimits = l, false }
+}
+
+// WithBreachedPasswordChecker replaces the range API client of
+// Config.BreachedPasswords, for example with a local corpus
+// (GATEHOUSE_BREACHED_PASSWORDS_FILE). It is used even in development.
+func WithBreachedPasswordChecker(c BreachedPasswordChecker) Option {
+	return func(o *options) { o.breach = c }
+}
+
+// WithoutAbuseLimitsForTests turns off rate limits and the account
+// throttle, for test suites that create many accounts from one address.
+// Never use it in production: nothing then stops password guessing.
+func WithoutAbuseLimitsForTests() Option {
+	return func(o *options) { o.limiter, o.noLimits = nil, true }
+}
 
 // WithInsecurePasswordHashingForTests lowers the argon2id cost to a trivial
 // level so test suites run fast. Never use it in production: hashes made

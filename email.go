@@ -32,8 +32,11 @@ func tokenHash(token string) (string, error) {
 // one. A malformed address is CodeInvalidEmail (it says nothing about
 // accounts).
 func (a *Auth) ResendVerification(ctx context.Context, email string, client Client) error {
-	display, _, err := parseEmail(email)
+	display, norm, err := parseEmail(email)
 	if err != nil {
+		return err
+	}
+	if err := a.Limit(ctx, LimitEmailVerifySend, client.IP, norm); err != nil {
 		return err
 	}
 	return a.enqueue(ctx, mailIntent{Kind: mailtext.VerifyEmail, Email: display, Locale: a.texts.Match(client.Languages)})
@@ -42,6 +45,9 @@ func (a *Auth) ResendVerification(ctx context.Context, email string, client Clie
 // VerifyEmail consumes a verification link and returns the verified user.
 // A used, expired, replaced or foreign token is CodeInvalidToken.
 func (a *Auth) VerifyEmail(ctx context.Context, token string) (User, error) {
+	if err := a.Limit(ctx, LimitEmailVerify, RequestFrom(ctx).IP, ""); err != nil {
+		return User{}, err
+	}
 	h, err := tokenHash(token)
 	if err != nil {
 		return User{}, err
@@ -52,6 +58,7 @@ func (a *Auth) VerifyEmail(ctx context.Context, token string) (User, error) {
 	}
 	a.invalidateUser(u.ID)
 	a.log.InfoContext(ctx, "email verified", "user_id", u.ID)
+	a.audit(ctx, AuditEvent{Type: EventEmailVerified, SubjectID: u.ID})
 	return u, nil
 }
 
@@ -59,8 +66,11 @@ func (a *Auth) VerifyEmail(ctx context.Context, token string) (User, error) {
 // for every well-formed address, with an account or without; only an
 // account's owner gets a mail.
 func (a *Auth) ForgotPassword(ctx context.Context, email string, client Client) error {
-	display, _, err := parseEmail(email)
+	display, norm, err := parseEmail(email)
 	if err != nil {
+		return err
+	}
+	if err := a.Limit(ctx, LimitPasswordForgot, client.IP, norm); err != nil {
 		return err
 	}
 	return a.enqueue(ctx, mailIntent{Kind: mailtext.PasswordReset, Email: display, Locale: a.texts.Match(client.Languages)})
@@ -89,6 +99,9 @@ func (a *Auth) CheckLink(ctx context.Context, purpose TokenPurpose, token string
 // (the link proved control of it), and every session of the user revoked.
 // The user is not signed in: they sign in with the new password.
 func (a *Auth) ResetPassword(ctx context.Context, token, password string, client Client) (User, error) {
+	if err := a.Limit(ctx, LimitPasswordReset, client.IP, ""); err != nil {
+		return User{}, err
+	}
 	h, err := tokenHash(token)
 	if err != nil {
 		return User{}, err
@@ -100,7 +113,7 @@ func (a *Auth) ResetPassword(ctx context.Context, token, password string, client
 	if t.EmailNormalized != u.EmailNormalized {
 		return User{}, errInvalidToken
 	}
-	pw, err := a.newPassword(password, u.Email)
+	pw, err := a.newPassword(ctx, password, u.Email, "password")
 	if err != nil {
 		return User{}, err
 	}
@@ -114,6 +127,7 @@ func (a *Auth) ResetPassword(ctx context.Context, token, password string, client
 		return User{}, storeError("reset password", err, errInvalidToken)
 	}
 	a.log.InfoContext(ctx, "password reset", "user_id", u.ID)
+	a.audit(ctx, AuditEvent{Type: EventPasswordReset, SubjectID: u.ID})
 	a.notify(ctx, mailtext.PasswordChanged, u, client)
 	return u, nil
 }
@@ -125,6 +139,9 @@ func (a *Auth) ResetPassword(ctx context.Context, token, password string, client
 // told nothing changed).
 func (a *Auth) RequestEmailChange(ctx context.Context, p Principal, newEmail string, client Client) error {
 	if err := a.RequireRecentAuthentication(p); err != nil {
+		return err
+	}
+	if err := a.Limit(ctx, LimitEmailChange, client.IP, p.User.ID); err != nil {
 		return err
 	}
 	display, norm, err := parseEmail(newEmail)
@@ -142,6 +159,9 @@ func (a *Auth) RequestEmailChange(ctx context.Context, p Principal, newEmail str
 // dies, and the old address is told. CodeEmailTaken when another account
 // took the address meanwhile.
 func (a *Auth) ConfirmEmailChange(ctx context.Context, token string, client Client) (User, error) {
+	if err := a.Limit(ctx, LimitEmailChangeConfirm, client.IP, ""); err != nil {
+		return User{}, err
+	}
 	h, err := tokenHash(token)
 	if err != nil {
 		return User{}, err
@@ -155,6 +175,7 @@ func (a *Auth) ConfirmEmailChange(ctx context.Context, token string, client Clie
 	}
 	a.invalidateUser(after.ID)
 	a.log.InfoContext(ctx, "email changed", "user_id", after.ID)
+	a.audit(ctx, AuditEvent{Type: EventEmailChanged, SubjectID: after.ID})
 	if !a.cfg.Notifications.DisableEmailChanged {
 		if err := a.enqueue(ctx, mailIntent{Kind: mailtext.EmailChanged, Email: before.Email, UserID: after.ID, Locale: a.texts.Match(client.Languages)}); err != nil {
 			a.log.ErrorContext(ctx, "email-changed notice not queued", "user_id", after.ID, "err", err)
@@ -189,7 +210,7 @@ func (a *Auth) notify(ctx context.Context, kind string, u User, client Client) {
 func (a *Auth) rememberDevice(ctx context.Context, u User, c Client) {
 	keys := []string{a.keyedHash("device", "fingerprint\x00"+c.UserAgent+"\x00"+c.IP)}
 	if c.Device != "" {
-		keys = append(keys, a.keyedHash("device", "cookie\x00"+c.Device))
+		keys = append(keys, a.deviceCookieKey(c.Device))
 	}
 	seen, others, err := a.store.RememberDevice(ctx, u.ID, keys, a.Now())
 	if err != nil {

@@ -29,9 +29,11 @@ func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) 
 		return Result{}, internalError("complete", errors.New("authentication without a user"))
 	}
 	if in.User.Disabled {
+		a.audit(ctx, AuditEvent{Type: EventSignInFailed, SubjectID: in.User.ID, Reason: string(CodeAccountDisabled)})
 		return Result{}, &Error{Code: CodeAccountDisabled, Message: "This account has been disabled. Contact the administrator."}
 	}
 	if a.cfg.EmailVerification == VerificationRequired && !in.User.EmailVerified {
+		a.audit(ctx, AuditEvent{Type: EventSignInFailed, SubjectID: in.User.ID, Reason: string(CodeEmailNotVerified)})
 		return Result{}, &Error{Code: CodeEmailNotVerified, Message: "Verify your email address first: follow the link we sent you, or ask for a new one."}
 	}
 	if len(in.AMR) == 0 || in.AAL < 1 {
@@ -75,6 +77,7 @@ func (a *Auth) Complete(ctx context.Context, in Authentication) (Result, error) 
 		a.invalidateSession(in.Replaces)
 	}
 	a.rememberDevice(ctx, in.User, in.Client)
+	a.audit(ctx, AuditEvent{Type: EventSignIn, ActorID: in.User.ID, SubjectID: in.User.ID, IP: in.Client.IP, UserAgent: cleanUserAgent(in.Client.UserAgent), Reason: strings.Join(s.AMR, " ")})
 	for _, p := range a.plugins {
 		if p.Hooks.AfterSession != nil {
 			if err := p.Hooks.AfterSession(ctx, in.User, s); err != nil {
@@ -156,6 +159,7 @@ func (a *Auth) SignOut(ctx context.Context, p Principal) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return storeError("sign out", err, nil)
 	}
+	a.audit(ctx, AuditEvent{Type: EventSignOut, ActorID: p.User.ID, SubjectID: p.User.ID})
 	return nil
 }
 
@@ -188,6 +192,7 @@ func (a *Auth) RevokeSession(ctx context.Context, p Principal, sessionID string)
 		return storeError("revoke session", err, errNoSuchSession)
 	}
 	a.log.InfoContext(ctx, "session revoked", "user_id", p.User.ID, "session_id", sessionID)
+	a.audit(ctx, AuditEvent{Type: EventSessionRevoked, ActorID: p.User.ID, SubjectID: p.User.ID, Reason: sessionID})
 	return nil
 }
 
@@ -200,6 +205,7 @@ func (a *Auth) RevokeOtherSessions(ctx context.Context, p Principal) (int, error
 		return 0, storeError("revoke sessions", err, nil)
 	}
 	a.log.InfoContext(ctx, "other sessions revoked", "user_id", p.User.ID, "count", n)
+	a.audit(ctx, AuditEvent{Type: EventSessionRevoked, ActorID: p.User.ID, SubjectID: p.User.ID, Reason: "others", Count: max(n, 1)})
 	return n, nil
 }
 
@@ -213,11 +219,12 @@ const (
 )
 
 // Removed counts what DeleteExpired removed.
-type Removed struct{ Sessions, Links, Mail, Devices int }
+type Removed struct{ Sessions, Links, Mail, Devices, Throttles, Audit int }
 
 // DeleteExpired removes sessions past either timeout, expired one-time
-// links, mail records finished more than 30 days ago and devices not seen
-// for 400 days; the server runs it periodically. It goes on past a failure
+// links, mail records finished more than 30 days ago, devices not seen for
+// 400 days, sign-in failure counters older than a day and audit events past
+// Config.AuditRetention; the server runs it periodically. It goes on past a failure
 // and returns the first error with what it did remove.
 func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	now := a.Now()
@@ -236,6 +243,8 @@ func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	step("delete expired links", &r.Links, func() (int, error) { return a.store.DeleteExpiredEmailTokens(ctx, now) })
 	step("delete old mail", &r.Mail, func() (int, error) { return a.store.DeleteMailBefore(ctx, now.Add(-mailRetention)) })
 	step("forget old devices", &r.Devices, func() (int, error) { return a.store.ForgetDevicesBefore(ctx, now.Add(-deviceRetention)) })
+	step("forget old sign-in failures", &r.Throttles, func() (int, error) { return a.store.DeleteAttemptsBefore(ctx, now.Add(-24*time.Hour)) })
+	step("delete old audit events", &r.Audit, func() (int, error) { return a.store.DeleteAuditBefore(ctx, now.Add(-a.cfg.AuditRetention)) })
 	if len(errs) > 0 {
 		return r, errs[0]
 	}

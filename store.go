@@ -23,6 +23,8 @@ type Store interface {
 	TokenStore
 	DeviceStore
 	MailStore
+	ThrottleStore
+	AuditStore
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -142,6 +144,9 @@ type DeviceStore interface {
 	// before. Every key is recorded (or refreshed) at now. ErrNotFound if
 	// the user does not exist.
 	RememberDevice(ctx context.Context, userID string, keys []string, now time.Time) (seen, others bool, err error)
+	// DeviceKnown reports whether key is recorded for userID. It costs the
+	// same whether or not the user exists ("" matches nothing).
+	DeviceKnown(ctx context.Context, userID, key string) (bool, error)
 	// ForgetDevicesBefore deletes devices last seen before t; it returns how
 	// many.
 	ForgetDevicesBefore(ctx context.Context, t time.Time) (int, error)

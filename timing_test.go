@@ -19,7 +19,7 @@ func TestSignInTimingUnknownVsWrongPassword(t *testing.T) {
 		t.Skip("timing test: runs in the serial step without -short")
 	}
 	store := authtest.Store(t)
-	a, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", HashWorkers: 1}, store, testSecret)
+	a, err := gatehouse.New(gatehouse.Config{PublicURL: "http://localhost:8080", HashWorkers: 1}, store, testSecret, gatehouse.WithoutAbuseLimitsForTests())
 	if err != nil {
 		t.Fatal(err)
 	}

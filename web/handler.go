@@ -121,7 +121,7 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 // ServeHTTP serves the API and pages under the base path, with security
 // headers and a request id on every response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = withRequestID(w, r)
+	r = h.begin(w, r)
 	h.securityHeaders(w)
 	if h.corsPreflight(w, r) {
 		return

@@ -29,6 +29,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil {
 		return err
 	}
+	if jsonDepth(body) > maxJSONDepth {
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body is nested too deeply."}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -38,6 +41,37 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body must hold a single JSON object."}
 	}
 	return nil
+}
+
+// maxJSONDepth bounds nesting: no request of ours needs more than 2 levels,
+// and a deeply nested body costs the decoder work before it is refused.
+const maxJSONDepth = 16
+
+// jsonDepth returns the deepest nesting of arrays and objects in b,
+// ignoring brackets inside strings. It does not validate b.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // readBody reads a body of at most maxBody bytes of valid UTF-8.

@@ -36,6 +36,14 @@ func newMetrics(reg prometheus.Registerer, auth *gatehouse.Auth) *metrics {
 	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gatehouse_password_hash_waiting", Help: "Password hashes waiting for a worker.",
 	}, func() float64 { _, w := auth.HashPoolStats(); return float64(w) })
+	auditWritten := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gatehouse_audit_events_written_total", Help: "Audit events written to the store.",
+	}, func() float64 { w, _ := auth.AuditStats(); return float64(w) })
+	auditDropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gatehouse_audit_events_dropped_total", Help: "Audit events dropped because the queue was full or a write failed (see the logs).",
+	}, func() float64 { _, d := auth.AuditStats(); return float64(d) })
+	register(reg, auditWritten)
+	register(reg, auditDropped)
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
 	m.signIns = register(reg, m.signIns)

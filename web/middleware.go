@@ -46,7 +46,7 @@ func privateHeaders(w http.ResponseWriter) {
 // (gatehouse.UserFrom, Handler.State). A storage failure answers 503/500.
 func (h *Handler) Load(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = withRequestID(w, r)
+		r = h.begin(w, r)
 		addVary(w, "Cookie")
 		p, ok, err := h.authenticate(r)
 		if err != nil {
@@ -81,7 +81,7 @@ func (h *Handler) RequirePermission(permission string, next http.Handler) http.H
 
 func (h *Handler) guard(permission string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = withRequestID(w, r)
+		r = h.begin(w, r)
 		privateHeaders(w)
 		p, ok, err := h.authenticate(r)
 		switch {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
 )
 
 type requestIDKey struct{}
@@ -193,4 +195,15 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// begin gives r its request id and puts the request's description (id,
+// client IP, user agent) in its context for the core's audit log.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request) *http.Request {
+	r = withRequestID(w, r)
+	if gatehouse.RequestFrom(r.Context()).ID != "" {
+		return r
+	}
+	info := gatehouse.RequestInfo{ID: RequestID(r.Context()), IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()}
+	return r.WithContext(gatehouse.ContextWithRequest(r.Context(), info))
 }

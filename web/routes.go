@@ -37,6 +37,7 @@ func (h *Handler) routes() {
 	api("POST /email/change", h.private(h.apiChangeEmail))
 	api("POST /email/change/confirm", h.public(h.apiConfirmEmailChange))
 	api("GET /admin/mail", h.private(h.apiAdminMail))
+	api("GET /admin/audit", h.private(h.apiAdminAudit))
 
 	page("GET /sign-in", h.public(h.formPage("sign-in", "Sign in")))
 	page("POST /sign-in", h.public(h.formPost("sign-in", "Sign in", h.submitSignIn)))

@@ -83,6 +83,13 @@ func TestContract(t *testing.T) {
 		{"AdminMailReport", testAdminMailReport},
 		{"DevMailbox", testDevMailbox},
 		{"LinkPagesWithoutJavaScript", testLinkPages},
+		{"ThrottleBurst", testThrottleBurst},
+		{"ThrottleBackoff", testThrottleBackoff},
+		{"IPLimits", testIPLimits},
+		{"IdentifierLimits", testIdentifierLimits},
+		{"AuditLog", testAuditLog},
+		{"AdminAuditEndpoint", testAdminAuditEndpoint},
+		{"BreachedPasswords", testBreachedPasswords},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -96,13 +103,17 @@ func TestContract(t *testing.T) {
 	}
 }
 
-func newEnv(t *testing.T, b backend, cfg gatehouse.Config) *env {
+// newEnv starts an edge over b with cfg. Rate limits and the account
+// throttle are off (the contract tests sign up many accounts from one
+// address) unless opts turn them on again (abuse tests pass
+// gatehouse.WithRateLimiter and their own env).
+func newEnv(t *testing.T, b backend, cfg gatehouse.Config, opts ...gatehouse.Option) *env {
 	t.Helper()
 	clock := authtest.NewClock(time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC))
 	if cfg.Roles == nil {
 		cfg.Roles = map[string][]string{"editor": {"notes:write"}}
 	}
-	auth := authtest.NewWithStore(t, b.open(t), cfg, gatehouse.WithClock(clock))
+	auth := authtest.NewWithStore(t, b.open(t), cfg, append([]gatehouse.Option{gatehouse.WithClock(clock), gatehouse.WithoutAbuseLimitsForTests()}, opts...)...)
 	mail := authtest.Deliver(t, auth)
 	h := web.New(auth, web.WithDevMailbox(mail))
 	mux := http.NewServeMux()
@@ -145,6 +156,14 @@ func (r response) json(t *testing.T) map[string]any {
 	if err := json.Unmarshal(r.body, &m); err != nil {
 		t.Fatalf("response is not JSON (%d): %s", r.StatusCode, r.body)
 	}
+	return m
+}
+
+// errMessage returns error.message of a JSON error body.
+func (r response) errMessage(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	m, _ := e["message"].(string)
 	return m
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/pwned"
 	"github.com/gatehouse-auth/gatehouse/store/postgres"
 	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/store/sqlstore"
@@ -120,6 +121,8 @@ type adminEnv struct {
 	store    backend
 	auth     *gatehouse.Auth
 	log      *slog.Logger
+	// closeExtra releases what newAuth opened besides the Auth.
+	closeExtra func()
 }
 
 // openAuth loads the configuration, opens and (if needed) migrates the
@@ -148,30 +151,45 @@ func openAuth(ctx context.Context, ce *commandEnv) (*adminEnv, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	a, err := newAuth(s, st, log, keys, ce)
+	a, closeExtra, err := newAuth(s, st, log, keys, nil, ce)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	return &adminEnv{settings: s, store: st, auth: a, log: log}, nil
+	return &adminEnv{settings: s, store: st, auth: a, log: log, closeExtra: closeExtra}, nil
 }
 
-// newAuth builds the core over st with the settings, the master secret and
-// the options tests inject.
-func newAuth(s *settings, st backend, log *slog.Logger, keys loadedSecret, ce *commandEnv) (*gatehouse.Auth, error) {
+// newAuth builds the core over st with the settings, the master secret,
+// the shared rate limiter (nil: in-process) and the options tests inject.
+// The returned close releases what newAuth opened besides the Auth.
+func newAuth(s *settings, st backend, log *slog.Logger, keys loadedSecret, limiter gatehouse.Limiter, ce *commandEnv) (*gatehouse.Auth, func(), error) {
 	opts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithSecret(keys.current, keys.previous...)}
 	if s.mailTemplatesDir != "" {
 		opts = append(opts, gatehouse.WithMailTemplates(os.DirFS(s.mailTemplatesDir)))
 	}
+	if limiter != nil {
+		opts = append(opts, gatehouse.WithRateLimiter(limiter))
+	}
+	closer := func() {}
+	if s.breachedFile != "" {
+		corpus, err := pwned.OpenCorpus(s.breachedFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", setting("breached_passwords_file"), err)
+		}
+		opts = append(opts, gatehouse.WithBreachedPasswordChecker(corpus))
+		closer = func() { corpus.Close() }
+	}
 	opts = append(opts, ce.opts.authOptions...)
 	a, err := gatehouse.New(s.core, st, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("invalid configuration: %w", err)
+		closer()
+		return nil, nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	return a, nil
+	return a, closer, nil
 }
 
 func (s *adminEnv) close() {
 	_ = s.auth.Close()
+	s.closeExtra()
 	_ = s.store.Close()
 }

@@ -67,6 +67,16 @@ type rawConfig struct {
 	SMTPPasswordFile      string  `yaml:"smtp_password_file" env:"SMTP_PASSWORD_FILE"`
 	SecurityNotifications *list   `yaml:"security_notifications" env:"SECURITY_NOTIFICATIONS"`
 	MailTemplatesDir      string  `yaml:"mail_templates_dir" env:"MAIL_TEMPLATES_DIR"`
+	RateLimits            rateMap `yaml:"rate_limits" env:"RATE_LIMITS"`
+	ThrottleFree          string  `yaml:"throttle_free" env:"THROTTLE_FREE"`
+	ThrottleBaseDelay     string  `yaml:"throttle_base_delay" env:"THROTTLE_BASE_DELAY"`
+	ThrottleMaxDelay      string  `yaml:"throttle_max_delay" env:"THROTTLE_MAX_DELAY"`
+	ThrottleDailyBudget   string  `yaml:"throttle_daily_budget" env:"THROTTLE_DAILY_BUDGET"`
+	BreachedPasswords     string  `yaml:"breached_passwords" env:"BREACHED_PASSWORDS"`
+	BreachedPasswordsURL  string  `yaml:"breached_passwords_url" env:"BREACHED_PASSWORDS_URL"`
+	BreachedPasswordsFile string  `yaml:"breached_passwords_file" env:"BREACHED_PASSWORDS_FILE"`
+	BreachedTimeout       string  `yaml:"breached_passwords_timeout" env:"BREACHED_PASSWORDS_TIMEOUT"`
+	AuditRetention        string  `yaml:"audit_retention" env:"AUDIT_RETENTION"`
 }
 
 // list is a list setting: a YAML sequence, or a string of items separated by
@@ -163,8 +173,10 @@ type settings struct {
 	opsAddr string
 	dataDir string
 	db      database
-	// redisURL is validated but not used by this version.
+	// redisURL, when set, shares rate limits between nodes.
 	redisURL string
+	// breachedFile is a local breached-password corpus ("" for none).
+	breachedFile string
 
 	secret         string
 	secretFile     string
@@ -473,6 +485,9 @@ func resolve(raw rawConfig) (*settings, error) {
 		}
 	}
 	if s.smtp, err = parseSMTP(raw); err != nil {
+		return nil, err
+	}
+	if err := resolveAbuse(raw, s); err != nil {
 		return nil, err
 	}
 	if s.mailTemplatesDir = raw.MailTemplatesDir; s.mailTemplatesDir != "" {

@@ -16,7 +16,7 @@ const testSecret = "00112233445566778899aabbccddeeff00112233445566778899aabbccdd
 
 // testOptions make password hashing cheap in tests.
 func testOptions() runOptions {
-	return runOptions{authOptions: []gatehouse.Option{gatehouse.WithInsecurePasswordHashingForTests()}}
+	return runOptions{authOptions: []gatehouse.Option{gatehouse.WithInsecurePasswordHashingForTests(), gatehouse.WithoutAbuseLimitsForTests()}}
 }
 
 // baseEnv returns an environment with a fresh data directory and quiet

@@ -81,24 +81,17 @@ type mailStatusCmd struct {
 // Run prints the outbox report. It reads the database only: no secret is
 // needed and nothing is sent.
 func (c *mailStatusCmd) Run(ctx context.Context, ce *commandEnv) error {
-	s, err := loadAndCheck(ce)
-	if err != nil {
-		return err
-	}
-	st, err := openBackend(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := st.MailReport(ctx, 20)
-	if err != nil {
-		return fmt.Errorf("reading the outbox (has `gatehouse migrate` run?): %w", err)
-	}
-	if c.JSON {
-		return printMailJSON(ce.stdout, rep)
-	}
-	printMailReport(ce.stdout, rep, time.Now())
-	return nil
+	return withStore(ctx, ce, func(st backend) error {
+		rep, err := st.MailReport(ctx, 20)
+		if err != nil {
+			return fmt.Errorf("reading the outbox (has `gatehouse migrate` run?): %w", err)
+		}
+		if c.JSON {
+			return printMailJSON(ce.stdout, rep)
+		}
+		printMailReport(ce.stdout, rep, time.Now())
+		return nil
+	})
 }
 
 func printMailReport(w io.Writer, rep gatehouse.MailReport, now time.Time) {

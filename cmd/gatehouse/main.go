@@ -73,6 +73,7 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit (serve also does this at start unless migrate_on_start is false)."`
 	Users   usersCmd   `cmd:"" help:"Administer user accounts: create, list, disable, enable, delete, set-role, revoke-sessions, import."`
 	Mail    mailCmd    `cmd:"" help:"Inspect the mail outbox: gatehouse mail status."`
+	Audit   auditCmd   `cmd:"" help:"Read the audit log: gatehouse audit [--type …] [--user …] [--since 24h]; gatehouse audit export > events.jsonl."`
 	Version versionCmd `cmd:"" help:"Print the version of this binary."`
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
@@ -56,7 +57,7 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_DATA_DIR              SQLite file and development secret (default ./data)
   GATEHOUSE_DATABASE_URL          sqlite:///abs/path.db, sqlite:rel/path.db or postgres://…
   GATEHOUSE_DATABASE_ALLOW_INSECURE  true lets production use sslmode=disable to a remote host
-  GATEHOUSE_REDIS_URL             redis:// or rediss:// (accepted; not used by this version)
+  GATEHOUSE_REDIS_URL             redis:// or rediss://: rate limits shared by every node (per node without it)
   GATEHOUSE_SECRET                master secret: 64+ hex characters (openssl rand -hex 32)
   GATEHOUSE_SECRET_FILE           file holding it (mode 0600 in production)
   GATEHOUSE_SECRET_PREVIOUS       older secrets still accepted during a rotation (comma-separated)
@@ -70,6 +71,13 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_SMTP_PASSWORD_FILE    file holding the SMTP password (instead of putting it in the URL)
   GATEHOUSE_SECURITY_NOTIFICATIONS  notices to send: password_changed, email_changed, new_device (default all) or none
   GATEHOUSE_MAIL_TEMPLATES_DIR    mail templates overriding or adding to the built-in ones ({locale}/{kind}.txt, .html)
+  GATEHOUSE_RATE_LIMITS           per endpoint, e.g. "sign_in.per_ip=60/1m burst 20;sign_up.per_ip=off"
+  GATEHOUSE_THROTTLE_FREE, _BASE_DELAY, _MAX_DELAY, _DAILY_BUDGET
+                                  account throttle (default 5, 1s, 15m, 100 failures a day)
+  GATEHOUSE_BREACHED_PASSWORDS    on (production default) or off: refuse passwords seen in breaches
+  GATEHOUSE_BREACHED_PASSWORDS_URL, _TIMEOUT, _FILE
+                                  range API (k-anonymity) base URL and timeout, or a local hash file
+  GATEHOUSE_AUDIT_RETENTION       how long audit events are kept (default 8760h)
   GATEHOUSE_SESSION_IDLE_TIMEOUT  e.g. 168h;  GATEHOUSE_SESSION_LIFETIME  e.g. 720h
   GATEHOUSE_CORS_ALLOWED_ORIGINS  origins allowed to call the JSON API with credentials
   GATEHOUSE_ROLES                 role=permission,permission;role2=permission
@@ -128,10 +136,20 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return fmt.Errorf("migrating the database (set migrate_on_start: false to manage migrations with `gatehouse migrate`): %w", err)
 		}
 	}
-	auth, err := newAuth(s, st, log, keys, ce)
+	var limiter gatehouse.Limiter
+	if s.redisURL != "" {
+		rl, err := redis.Open(ctx, redis.Options{URL: s.redisURL, Fallback: gatehouse.NewMemoryLimiter(0, nil), Logger: log})
+		if err != nil {
+			return fmt.Errorf("%s: %w", setting("redis_url"), err)
+		}
+		defer rl.Close()
+		limiter = rl
+	}
+	auth, closeExtra, err := newAuth(s, st, log, keys, limiter, ce)
 	if err != nil {
 		return err
 	}
+	defer closeExtra()
 	defer auth.Close()
 
 	reg := prometheus.NewRegistry()
@@ -297,7 +315,7 @@ func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 // on yet, so that nobody believes they are in force.
 func warnUnusedSettings(log *slog.Logger, s *settings) {
 	if s.redisURL != "" {
-		log.Warn("redis_url is set but this version does not use Redis yet: the session cache is per node and revocations reach other nodes within the cache TTL (10 s)")
+		log.Warn("redis_url shares rate limits between nodes; the session cache is still per node, so revocations reach other nodes within the cache TTL (10 s)")
 	}
 }
 

@@ -170,7 +170,7 @@ func TestServeProduction(t *testing.T) {
 		}
 	}
 	joined := strings.Join(warned, "\n")
-	if !strings.Contains(joined, "redis_url is set") {
+	if !strings.Contains(joined, "redis_url shares rate limits") {
 		t.Errorf("warnings:\n%s", joined)
 	}
 }

@@ -86,6 +86,17 @@ func (s *Store) RememberDevice(ctx context.Context, userID string, keys []string
 	return seen, others, nil
 }
 
+// DeviceKnown reports whether key is recorded for userID: one indexed
+// lookup, the same whether or not the user exists.
+func (s *Store) DeviceKnown(ctx context.Context, userID, key string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM known_devices WHERE user_id = $1 AND key_hash = $2`, userID, key).Scan(&n)
+	if err != nil {
+		return false, errorf("device known", err)
+	}
+	return n > 0, nil
+}
+
 // ForgetDevicesBefore deletes devices last seen before t and returns how
 // many.
 func (s *Store) ForgetDevicesBefore(ctx context.Context, t time.Time) (int, error) {

@@ -98,6 +98,20 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MailReport", testMailReport},
 		{"DeleteMailBefore", testDeleteMailBefore},
 		{"SignUpAndEnqueue", testSignUpAndEnqueue},
+		{"ConcurrentReserveAttempt", testConcurrentReserveAttempt},
+		{"ReserveAttemptBackoff", testReserveAttemptBackoff},
+		{"ReserveAttemptDailyBudget", testReserveAttemptDailyBudget},
+		{"ReserveAttemptInvalid", testReserveAttemptInvalid},
+		{"ClearAttempts", testClearAttempts},
+		{"DeleteAttemptsBefore", testDeleteAttemptsBefore},
+		{"ThrottleMetacharacters", testThrottleMetacharacters},
+		{"AppendAudit", testAppendAudit},
+		{"ListAuditFilters", testListAuditFilters},
+		{"ListAuditPagination", testListAuditPagination},
+		{"ListAuditTies", testListAuditTies},
+		{"ListAuditCursorAndLimit", testListAuditCursorAndLimit},
+		{"AuditMetacharacters", testAuditMetacharacters},
+		{"DeleteAuditBefore", testDeleteAuditBefore},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
