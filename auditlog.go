@@ -42,15 +42,24 @@ type RequestInfo struct {
 
 type requestKey struct{}
 
-// ContextWithRequest returns ctx carrying info.
-func ContextWithRequest(ctx context.Context, info RequestInfo) context.Context {
+// ContextWithRequest returns ctx carrying info. The edge may complete
+// *info (IP, user agent) before the request reaches the core, never after.
+func ContextWithRequest(ctx context.Context, info *RequestInfo) context.Context {
 	return context.WithValue(ctx, requestKey{}, info)
 }
 
-// RequestFrom returns the RequestInfo of ctx (zero when none).
-func RequestFrom(ctx context.Context) RequestInfo {
-	info, _ := ctx.Value(requestKey{}).(RequestInfo)
+// RequestInfoFrom returns the RequestInfo ctx carries, or nil.
+func RequestInfoFrom(ctx context.Context) *RequestInfo {
+	info, _ := ctx.Value(requestKey{}).(*RequestInfo)
 	return info
+}
+
+// RequestFrom returns a copy of the RequestInfo of ctx (zero when none).
+func RequestFrom(ctx context.Context) RequestInfo {
+	if info := RequestInfoFrom(ctx); info != nil {
+		return *info
+	}
+	return RequestInfo{}
 }
 
 // Audit batching: events are queued in memory and written in batches by one

@@ -15,25 +15,24 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 )
 
-type requestIDKey struct{}
-
 // RequestID returns the request id AccessLog or the Handler assigned.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return gatehouse.RequestFrom(ctx).ID
 }
 
-// withRequestID makes sure r carries a request id and the response names it
-// in X-Request-Id. Ids are always ours: an incoming X-Request-Id is ignored,
-// so a client cannot forge log correlation.
-func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
-	id := RequestID(r.Context())
-	if id == "" {
-		id = newRequestID()
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+// withRequestID makes sure r carries a request description with an id
+// (one context per request, whoever comes first: AccessLog or the Handler)
+// and that the response names the id in X-Request-Id. Ids are always ours:
+// an incoming X-Request-Id is ignored, so a client cannot forge log
+// correlation.
+func withRequestID(w http.ResponseWriter, r *http.Request) (*http.Request, *gatehouse.RequestInfo) {
+	info := gatehouse.RequestInfoFrom(r.Context())
+	if info == nil {
+		info = &gatehouse.RequestInfo{ID: newRequestID()}
+		r = r.WithContext(gatehouse.ContextWithRequest(r.Context(), info))
 	}
-	w.Header().Set("X-Request-Id", id)
-	return r
+	w.Header().Set("X-Request-Id", info.ID)
+	return r, info
 }
 
 // requestIDPrefix makes ids unique across processes; the counter makes them
@@ -76,7 +75,7 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r = withRequestID(w, r)
+		r, _ = withRequestID(w, r)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
@@ -197,13 +196,13 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// begin gives r its request id and puts the request's description (id,
-// client IP, user agent) in its context for the core's audit log.
+// begin gives r its request id and completes the request's description
+// (client IP, user agent) for the core's audit log, in place: the hot path
+// pays for one context at most.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) *http.Request {
-	r = withRequestID(w, r)
-	if gatehouse.RequestFrom(r.Context()).ID != "" {
-		return r
+	r, info := withRequestID(w, r)
+	if info.IP == "" {
+		info.IP, info.UserAgent = ClientIP(r, h.trusted), r.UserAgent()
 	}
-	info := gatehouse.RequestInfo{ID: RequestID(r.Context()), IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()}
-	return r.WithContext(gatehouse.ContextWithRequest(r.Context(), info))
+	return r
 }
