@@ -85,7 +85,7 @@ func (a *Auth) signUpPending(ctx context.Context, u User, hash, locale string) (
 	if !queued {
 		a.mailDropped(ctx, m)
 	} else {
-		a.wakeDelivery()
+		a.wakeDeliverySoon()
 	}
 	return Result{Status: StatusVerificationRequired}, nil
 }

@@ -2,9 +2,13 @@ package gatehouse
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
@@ -234,6 +238,9 @@ func (a *Auth) AuditStats() (written, dropped uint64) {
 // Audit lists audit events matching q, newest first, and whether more
 // follow (pass the last event's ID as q.Before for the next page).
 func (a *Auth) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, bool, error) {
+	if err := q.check(); err != nil {
+		return nil, false, err
+	}
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
@@ -245,4 +252,46 @@ func (a *Auth) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, bool, err
 		return nil, false, storeError("list audit events", err, &Error{Code: CodeInvalidRequest, Field: "before", Message: "The cursor does not name an event."})
 	}
 	return evs, more, nil
+}
+
+// maxAuditTypes bounds the types one query may name (each is a bound
+// parameter).
+const maxAuditTypes = 50
+
+// check refuses filter values no event can carry, before they reach the
+// database: too many types, overlong or non-printable text (PostgreSQL
+// refuses NUL and invalid UTF-8 with an error).
+func (q *AuditQuery) check() error {
+	bad := func(field, msg string) error {
+		return &Error{Code: CodeInvalidRequest, Field: field, Message: msg}
+	}
+	seen := map[string]bool{}
+	types := q.Types[:0:0]
+	for _, t := range q.Types {
+		if !seen[t] {
+			seen[t] = true
+			types = append(types, t)
+		}
+	}
+	if len(types) > maxAuditTypes {
+		return bad("type", fmt.Sprintf("Name at most %d event types.", maxAuditTypes))
+	}
+	q.Types = types
+	for _, f := range []struct{ name, v string }{{"user_id", q.UserID}, {"ip", q.IP}, {"before", q.Before}} {
+		if !printable(f.v, 100) {
+			return bad(f.name, "The "+f.name+" filter is not valid.")
+		}
+	}
+	for _, t := range q.Types {
+		if !printable(t, 64) {
+			return bad("type", "An event type is not valid.")
+		}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 of at most n bytes without
+// control characters.
+func printable(s string, n int) bool {
+	return len(s) <= n && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }

@@ -264,6 +264,16 @@ func testAdminAuditEndpoint(t *testing.T, b backend) {
 	want(t, admin.do("GET", "/auth/api/admin/audit?since=yesterday", nil), 400, "invalid_request")
 	want(t, admin.do("GET", "/auth/api/admin/audit?limit=5000", nil), 400, "invalid_request")
 	want(t, admin.do("GET", "/auth/api/admin/audit?before=aud_NOSUCHEVENTNOSUCHEVENT23", nil), 400, "invalid_request")
+	// Values no event can carry are refused before the database (PostgreSQL
+	// would fail on NUL and invalid UTF-8), and so are too many types.
+	for _, q := range []string{"ip=%00", "user_id=%FF", "before=a%00b", "type=sign%00in"} {
+		want(t, admin.do("GET", "/auth/api/admin/audit?"+q, nil), 400, "invalid_request")
+	}
+	var many []string
+	for i := range 60 {
+		many = append(many, fmt.Sprintf("t%d", i))
+	}
+	want(t, admin.do("GET", "/auth/api/admin/audit?type="+strings.Join(many, ","), nil), 400, "invalid_request")
 }
 
 // fakeRange serves the k-anonymity range API for a few passwords and

@@ -466,6 +466,19 @@ func testDevMailbox(t *testing.T, b backend) {
 		t.Fatalf("message page lacks its link %s", verifyLink)
 	}
 	want(t, e.client().do("GET", "/auth/dev/mailbox/mail_NOSUCHMESSAGE", nil, "Accept", "application/json"), 404, "not_found")
+	// A page on another site whose name resolves to 127.0.0.1 (DNS
+	// rebinding) reaches us with its own name as Host: refused.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/auth/dev/mailbox", nil)
+	req.Host = "rebind.evil.example"
+	req.Header.Set("Accept", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("mailbox answered Host rebind.evil.example with %d", res.StatusCode)
+	}
 
 	// Production has no mailbox page.
 	p := newEnv(t, b, gatehouse.Config{PublicURL: "https://auth.example.com"})

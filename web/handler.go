@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -35,14 +36,17 @@ type Handler struct {
 	deviceCookie string
 	linkCookie   string
 	mailbox      *mailbox.Mailbox
-	mux          *http.ServeMux
-	csrf         *http.CrossOriginProtection
-	trusted      []netip.Prefix
-	cors         map[string]bool
-	allowlist    map[string]bool
-	pages        map[string]*template.Template
-	csp          string
-	metrics      *metrics
+	// publicHost is the public URL's host[:port], the only Host the
+	// development mailbox answers.
+	publicHost string
+	mux        *http.ServeMux
+	csrf       *http.CrossOriginProtection
+	trusted    []netip.Prefix
+	cors       map[string]bool
+	allowlist  map[string]bool
+	pages      map[string]*template.Template
+	csp        string
+	metrics    *metrics
 }
 
 // Option configures a Handler.
@@ -85,6 +89,9 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 	h.cookie, h.deviceCookie, h.linkCookie = "__Host-gatehouse_session", "__Host-gatehouse_device", "__Secure-gatehouse_link"
 	if h.dev {
 		h.cookie, h.deviceCookie, h.linkCookie = "gatehouse_session", "gatehouse_device", "gatehouse_link"
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		h.publicHost = u.Host
 	}
 	for _, p := range cfg.TrustedProxies {
 		if pr, err := netip.ParsePrefix(p); err == nil {

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -28,6 +29,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	body, err := readBody(w, r)
 	if err != nil {
 		return err
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		// null, arrays and scalars decode into a struct without an error;
+		// the contract is one object.
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body must hold a single JSON object."}
 	}
 	if jsonDepth(body) > maxJSONDepth {
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidRequest, Message: "The request body is nested too deeply."}
@@ -104,17 +110,23 @@ func jsonError(err error) error {
 	case errors.As(err, &typ):
 		fld = typ.Field
 		msg = "A field has the wrong type."
-		if fld != "" {
-			msg = "The field " + fld + " has the wrong type."
-		}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		fld = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		msg = "The field " + fld + " is not accepted here."
+		msg = "A field is not accepted here."
 	case errors.As(err, &inv):
 		return err
 	}
-	if !utf8.ValidString(fld) || len(fld) > 64 {
+	// A field name is echoed only when it is short and printable: it is the
+	// client's own text.
+	if !utf8.ValidString(fld) || len(fld) > 64 || strings.ContainsFunc(fld, unicode.IsControl) {
 		fld = ""
+	}
+	if fld != "" {
+		if typ != nil {
+			msg = "The field " + fld + " has the wrong type."
+		} else {
+			msg = "The field " + fld + " is not accepted here."
+		}
 	}
 	return &gatehouse.Error{Code: code, Message: msg, Field: fld}
 }

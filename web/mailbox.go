@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -38,7 +40,30 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// mailboxHostOK refuses a request whose Host is neither the public URL's
+// nor a loopback name or address: the mailbox holds live links, and a web
+// page could otherwise read it through DNS rebinding (its own name
+// resolving to 127.0.0.1 reaches us with that name as Host).
+func (h *Handler) mailboxHostOK(w http.ResponseWriter, r *http.Request) bool {
+	host := r.Host
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		host = hn
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if r.Host == h.publicHost || host == "localhost" {
+		return true
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+		return true
+	}
+	h.writeError(w, r, &gatehouse.Error{Code: gatehouse.CodeNotFound, Message: "There is nothing here."})
+	return false
+}
+
 func (h *Handler) pageMailbox(w http.ResponseWriter, r *http.Request) {
+	if !h.mailboxHostOK(w, r) {
+		return
+	}
 	msgs := h.mailbox.Messages()
 	if wantsJSON(r) {
 		out := make([]mailboxEntryJSON, 0, len(msgs))
@@ -56,6 +81,9 @@ func (h *Handler) pageMailbox(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) pageMailboxMessage(w http.ResponseWriter, r *http.Request) {
+	if !h.mailboxHostOK(w, r) {
+		return
+	}
 	m, ok := h.mailbox.Message(r.PathValue("id"))
 	if !ok {
 		e := &gatehouse.Error{Code: gatehouse.CodeNotFound, Message: "No such message. The mailbox keeps the latest messages, in memory only."}
