@@ -243,7 +243,9 @@ func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	step("delete expired links", &r.Links, func() (int, error) { return a.store.DeleteExpiredEmailTokens(ctx, now) })
 	step("delete old mail", &r.Mail, func() (int, error) { return a.store.DeleteMailBefore(ctx, now.Add(-mailRetention)) })
 	step("forget old devices", &r.Devices, func() (int, error) { return a.store.ForgetDevicesBefore(ctx, now.Add(-deviceRetention)) })
-	step("forget old sign-in failures", &r.Throttles, func() (int, error) { return a.store.DeleteAttemptsBefore(ctx, now.Add(-24*time.Hour)) })
+	step("forget old sign-in failures", &r.Throttles, func() (int, error) {
+		return a.store.DeleteAttemptsBefore(ctx, now.Add(-24*time.Hour-a.cfg.Throttle.MaxDelay))
+	})
 	step("delete old audit events", &r.Audit, func() (int, error) { return a.store.DeleteAuditBefore(ctx, now.Add(-a.cfg.AuditRetention)) })
 	if len(errs) > 0 {
 		return r, errs[0]

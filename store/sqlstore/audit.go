@@ -167,14 +167,5 @@ func (s *Store) ListAudit(ctx context.Context, q gatehouse.AuditQuery) ([]gateho
 // DeleteAuditBefore deletes events that happened before t (at millisecond
 // precision) and returns how many.
 func (s *Store) DeleteAuditBefore(ctx context.Context, t time.Time) (int, error) {
-	const op = "delete audit"
-	res, err := s.db.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, toMillis(t))
-	if err != nil {
-		return 0, errorf(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, errorf(op, err)
-	}
-	return int(n), nil
+	return s.deleteCount(ctx, "delete audit", `DELETE FROM audit_events WHERE at < $1`, toMillis(t))
 }

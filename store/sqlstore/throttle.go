@@ -156,14 +156,5 @@ func (s *Store) ClearAttempts(ctx context.Context, key string) error {
 // how many. With t at least 24 h plus the policy's MaxDelay in the past it
 // forgets nothing that still counts.
 func (s *Store) DeleteAttemptsBefore(ctx context.Context, t time.Time) (int, error) {
-	const op = "delete attempts"
-	res, err := s.db.Exec(ctx, `DELETE FROM sign_in_attempts WHERE day_start < $1`, toMillis(t))
-	if err != nil {
-		return 0, errorf(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, errorf(op, err)
-	}
-	return int(n), nil
+	return s.deleteCount(ctx, "delete attempts", `DELETE FROM sign_in_attempts WHERE day_start < $1`, toMillis(t))
 }
