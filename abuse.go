@@ -107,7 +107,9 @@ func ipKey(ip string) string {
 // Limit counts one request to endpoint from the client address ip for
 // identifier (a normalized email or an account id; "" for none) and
 // returns CodeRateLimited, with RetryAfter, when either limit is exceeded.
-// Plugins call it for their own verifiers. When the limiter fails, the
+// Plugins call it for their own verifiers, naming limits for their
+// endpoint in Config.RateLimits (an endpoint named nowhere has no limit).
+// When the limiter fails, the
 // request is allowed and the failure logged: limits must not turn a Redis
 // outage into an outage (the Redis limiter falls back to per-node limits
 // itself).
@@ -115,15 +117,12 @@ func (a *Auth) Limit(ctx context.Context, endpoint, ip, identifier string) error
 	if a.limiter == nil {
 		return nil
 	}
-	lim, ok := a.cfg.RateLimits[endpoint]
-	if !ok {
-		lim = DefaultRateLimits()[endpoint]
-	}
+	lim := a.cfg.RateLimits[endpoint] // the defaults merged with the overrides (New)
 	check := func(kind, value string, r Rate) error {
 		if value == "" || r.Limit <= 0 {
 			return nil
 		}
-		key := a.keyedHash("rate", endpoint+"\x00"+kind+"\x00"+value)
+		key := a.keyedHash(hashRate, endpoint+"\x00"+kind+"\x00"+value)
 		ok, retry, err := a.limiter.Allow(ctx, key, r)
 		if err != nil {
 			a.log.WarnContext(ctx, "rate limiter unavailable; allowing the request", "endpoint", endpoint, "err", err)
@@ -155,7 +154,7 @@ type passwordGuard struct {
 // Throttled, it returns CodeRateLimited without hashing; the caller must
 // then answer exactly that, right password or wrong.
 func (a *Auth) guardPassword(ctx context.Context, norm, userID string, client Client) (passwordGuard, error) {
-	g := passwordGuard{a: a, key: a.keyedHash("throttle", norm), off: a.noThrottle}
+	g := passwordGuard{a: a, key: a.keyedHash(hashThrottle, norm), off: a.noThrottle}
 	if g.off {
 		return g, nil
 	}
@@ -198,7 +197,7 @@ func (a *Auth) deviceCookieKey(device string) string {
 	if device == "" {
 		return ""
 	}
-	return a.keyedHash("device", "cookie\x00"+device)
+	return a.keyedHash(hashDevice, "cookie\x00"+device)
 }
 
 // NewMemoryLimiter returns the in-process limiter New uses by default,

@@ -29,7 +29,9 @@ type Auth struct {
 	cache   *sessionCache
 	plugins []Plugin
 	keys    *secret.Keyring
-	texts   *mailtext.Set
+	// hashKeys are keyedHash's keys, one per purpose.
+	hashKeys [numHashPurposes][]byte
+	texts    *mailtext.Set
 	// limiter counts rate limits (nil: off, for tests); noThrottle turns
 	// the account throttle off (tests).
 	limiter    Limiter
@@ -122,6 +124,7 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		policy:   normalize.Policy{MinLength: cfg.PasswordMinLength},
 		plugins:  o.plugins,
 		keys:     keys,
+		hashKeys: deriveHashKeys(keys),
 		texts:    texts,
 		mailWake: make(chan struct{}, 1),
 		perms:    perms,

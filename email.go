@@ -208,7 +208,7 @@ func (a *Auth) notify(ctx context.Context, kind string, u User, client Client) {
 // and by its user agent and address together, so a client without cookies
 // is not "new" on every sign-in.
 func (a *Auth) rememberDevice(ctx context.Context, u User, c Client) {
-	keys := []string{a.keyedHash("device", "fingerprint\x00"+c.UserAgent+"\x00"+c.IP)}
+	keys := []string{a.keyedHash(hashDevice, "fingerprint\x00"+c.UserAgent+"\x00"+c.IP)}
 	if c.Device != "" {
 		keys = append(keys, a.deviceCookieKey(c.Device))
 	}

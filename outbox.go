@@ -121,7 +121,7 @@ func (a *Auth) outboxMail(in mailIntent) (OutboxMail, MailLimit, error) {
 		return OutboxMail{}, MailLimit{}, internalError("seal mail", err)
 	}
 	limit := MailLimit{
-		Key:         a.keyedHash("mail-rate", bucketOf(in.Kind)+"\x00"+norm),
+		Key:         a.keyedHash(hashMailRate, bucketOf(in.Kind)+"\x00"+norm),
 		Max:         a.cfg.MailPerAddress,
 		WindowStart: now.Truncate(a.cfg.MailWindow),
 	}
@@ -172,11 +172,34 @@ func (a *Auth) open(m OutboxMail) (mailPayload, error) {
 	return p, nil
 }
 
-// keyedHash returns a base64url HMAC-SHA256 of v under a key derived for
-// purpose, for lookups that must not store the value (addresses, device
-// identifiers).
-func (a *Auth) keyedHash(purpose, v string) string {
-	mac := hmac.New(sha256.New, a.keys.Derive("gatehouse keyed hash: "+purpose, 32))
+// hashPurpose names a keyed hash's key; each purpose has its own.
+type hashPurpose int
+
+const (
+	hashMailRate hashPurpose = iota
+	hashRate
+	hashThrottle
+	hashDevice
+	numHashPurposes
+)
+
+// hashPurposeNames are the derivation labels. Stored hashes (devices) depend
+// on them: never rename one.
+var hashPurposeNames = [numHashPurposes]string{"mail-rate", "rate", "throttle", "device"}
+
+// deriveHashKeys derives every keyedHash key once, at New: the sign-in path
+// hashes four or five values, and HKDF need not run for each.
+func deriveHashKeys(k *secret.Keyring) (keys [numHashPurposes][]byte) {
+	for p, name := range hashPurposeNames {
+		keys[p] = k.Derive("gatehouse keyed hash: "+name, 32)
+	}
+	return keys
+}
+
+// keyedHash returns a base64url HMAC-SHA256 of v under purpose's key, for
+// lookups that must not store the value (addresses, device identifiers).
+func (a *Auth) keyedHash(purpose hashPurpose, v string) string {
+	mac := hmac.New(sha256.New, a.hashKeys[purpose])
 	mac.Write([]byte(v))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -227,7 +228,7 @@ func (h *Handler) linkPage(name, title string, purpose gatehouse.TokenPurpose) h
 		}
 		d := h.data(r, title)
 		if err := h.auth.CheckLink(r.Context(), purpose, h.linkToken(r)); err != nil {
-			h.formError(w, r, name, d, err)
+			h.formError(w, r, name, d, aboveForm(err))
 			return
 		}
 		d.LinkValid = true
@@ -257,12 +258,24 @@ func (h *Handler) linkPost(name, title string, use func(w http.ResponseWriter, r
 			if gatehouse.ErrorCode(err) != gatehouse.CodeInvalidToken {
 				d.LinkValid = true // the link is fine; show the form again
 			}
-			h.formError(w, r, name, d, err)
+			h.formError(w, r, name, d, aboveForm(err))
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: h.linkCookie, Value: "", Path: h.path("/" + name), MaxAge: -1, HttpOnly: true, Secure: !h.dev, SameSite: http.SameSiteLaxMode})
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	}
+}
+
+// aboveForm shows a link's error above the form: the token travels in a
+// cookie, so it is no field of the page to put the message next to.
+func aboveForm(err error) error {
+	var e *gatehouse.Error
+	if errors.As(err, &e) && e.Field == "token" {
+		top := *e
+		top.Field = ""
+		return &top
+	}
+	return err
 }
 
 // landing is where a browser goes after a link did its work: the account

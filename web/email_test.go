@@ -543,9 +543,7 @@ func testLinkPages(t *testing.T, b backend) {
 	// the link proved control of it).
 	br = e.client()
 	br.signUp("ole@example.com")
-	if br.do("GET", "/auth/account", nil, "Accept", "text/html").body == nil {
-		t.Fatal("no account page")
-	}
+	want(t, br.do("GET", "/auth/account", nil, "Accept", "text/html"), 200, "")
 	vfull, _ := link(t, e.nextMail("verify_email", "ole@example.com"), "/verify-email")
 	vu, _ := url.Parse(vfull)
 	br.do("GET", vu.RequestURI(), nil, "Accept", "text/html")

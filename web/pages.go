@@ -122,8 +122,7 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string,
 	st := status(e.Code)
 	setErrorHeaders(w, e, st)
 	d.ErrorCode = e.Code
-	// A link's token is never a visible field: its error goes on top.
-	if e.Field != "" && e.Field != "token" {
+	if e.Field != "" {
 		d.FieldErrors[e.Field] = e.Message
 		d.Error = "Please correct the highlighted field."
 	} else {

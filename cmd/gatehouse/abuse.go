@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,7 +103,7 @@ func resolveAbuse(raw rawConfig, s *settings) error {
 	for _, endpoint := range endpoints {
 		lim, ok := defaults[endpoint]
 		if !ok {
-			return fmt.Errorf("%s: unknown endpoint %q (known: %s)", setting("rate_limits"), endpoint, strings.Join(sortedKeys(defaults), ", "))
+			return fmt.Errorf("%s: unknown endpoint %q (known: %s)", setting("rate_limits"), endpoint, strings.Join(slices.Sorted(maps.Keys(defaults)), ", "))
 		}
 		for kind, v := range raw.RateLimits[endpoint] {
 			r, err := parseRate(v)
@@ -165,13 +167,4 @@ func resolveAbuse(raw rawConfig, s *settings) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
