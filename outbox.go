@@ -300,7 +300,10 @@ func (a *Auth) deliverOne(ctx context.Context, owner string, mailer Mailer, om O
 	if msg == nil {
 		msg, err = a.resolve(ctx, om.ID, *p.Intent)
 		if err != nil {
-			retry("preparing the message: " + err.Error())
+			// The cause (a database error) stays in the server log; the
+			// record that operators and the admin API see says what failed.
+			log.WarnContext(ctx, "preparing the mail failed", "err", err)
+			retry("preparing the message failed (database or template); see the server log")
 			return
 		}
 		if msg == nil {
@@ -310,7 +313,8 @@ func (a *Auth) deliverOne(ctx context.Context, owner string, mailer Mailer, om O
 		}
 		sealed, err := a.seal(om.ID, mailPayload{Message: msg})
 		if err != nil {
-			retry("sealing the message: " + err.Error())
+			log.WarnContext(ctx, "sealing the mail failed", "err", err)
+			retry("sealing the message failed; see the server log")
 			return
 		}
 		if err := a.store.SetMailPayload(ctx, om.ID, owner, sealed); err != nil {
