@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -710,8 +711,12 @@ func checkAudit(t *testing.T, q url.Values, w *httptest.ResponseRecorder) {
 	}
 	since, _ := time.Parse(time.RFC3339, q.Get("since"))
 	until, _ := time.Parse(time.RFC3339, q.Get("until"))
+	// The limit as the endpoint reads it: decimal, so "08" is 8 (fmt.Sscan
+	// would read a leading 0 as octal).
 	limit := 100
-	fmt.Sscan(q.Get("limit"), &limit)
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
+		limit = n
+	}
 	if len(out.Events) > limit {
 		t.Fatalf("audit %v: %d events over the limit", q, len(out.Events))
 	}
