@@ -181,7 +181,7 @@ func (h *Handler) apiAdminMail(w http.ResponseWriter, r *http.Request) {
 var checkEmailTopics = map[string]bool{"verify": true, "reset": true, "change": true}
 
 func (h *Handler) pageCheckEmail(w http.ResponseWriter, r *http.Request) {
-	d := h.data(r, "Check your email")
+	d := h.data(r, "check-email")
 	d.CheckFor = r.URL.Query().Get("for")
 	if !checkEmailTopics[d.CheckFor] {
 		d.CheckFor = "verify"
@@ -192,12 +192,12 @@ func (h *Handler) pageCheckEmail(w http.ResponseWriter, r *http.Request) {
 // emailForm serves GET and POST of a page whose form asks for an address
 // and sends a mail (forgot-password, resend verification); success always
 // lands on the check-email page, whatever the address.
-func (h *Handler) emailForm(name, title, topic string, send func(r *http.Request, email string) error) (get, post http.HandlerFunc) {
+func (h *Handler) emailForm(name, topic string, send func(r *http.Request, email string) error) (get, post http.HandlerFunc) {
 	get = func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusOK, name, h.data(r, title))
+		h.render(w, r, http.StatusOK, name, h.data(r, name))
 	}
 	post = func(w http.ResponseWriter, r *http.Request) {
-		d := h.data(r, title)
+		d := h.data(r, name)
 		if err := parseForm(w, r); err != nil {
 			h.formError(w, r, name, d, err)
 			return
@@ -215,7 +215,7 @@ func (h *Handler) emailForm(name, title, topic string, send func(r *http.Request
 // linkPage serves the GET of a page opened from an emailed link. A token in
 // the query moves into the page's link cookie and the browser comes back
 // without it; then the page shows its form if the link is still good.
-func (h *Handler) linkPage(name, title string, purpose gatehouse.TokenPurpose) http.HandlerFunc {
+func (h *Handler) linkPage(name string, purpose gatehouse.TokenPurpose) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok := r.URL.Query().Get("token"); tok != "" {
 			http.SetCookie(w, &http.Cookie{
@@ -226,7 +226,7 @@ func (h *Handler) linkPage(name, title string, purpose gatehouse.TokenPurpose) h
 			http.Redirect(w, r, h.path("/"+name), http.StatusSeeOther)
 			return
 		}
-		d := h.data(r, title)
+		d := h.data(r, name)
 		if err := h.auth.CheckLink(r.Context(), purpose, h.linkToken(r)); err != nil {
 			h.formError(w, r, name, d, aboveForm(err))
 			return
@@ -246,9 +246,9 @@ func (h *Handler) linkToken(r *http.Request) string {
 
 // linkPost serves the POST of a link page: use the link, drop the cookie,
 // and send the browser on. Errors re-render the page.
-func (h *Handler) linkPost(name, title string, use func(w http.ResponseWriter, r *http.Request, token string) (next string, err error)) http.HandlerFunc {
+func (h *Handler) linkPost(name string, use func(w http.ResponseWriter, r *http.Request, token string) (next string, err error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d := h.data(r, title)
+		d := h.data(r, name)
 		if err := parseForm(w, r); err != nil {
 			h.formError(w, r, name, d, err)
 			return
@@ -326,13 +326,7 @@ func (h *Handler) pageChangeEmail(w http.ResponseWriter, r *http.Request) {
 		err = h.auth.RequestEmailChange(r.Context(), p, r.PostForm.Get("email"), h.client(r))
 	}
 	if err != nil {
-		d := h.data(r, "Your account")
-		d.Email = r.PostForm.Get("email")
-		if err := h.accountSessions(r, d); err != nil {
-			h.renderError(w, r, err)
-			return
-		}
-		h.formError(w, r, "account", d, err)
+		h.accountError(w, r, "email", err)
 		return
 	}
 	http.Redirect(w, r, h.path("/check-email?for=change"), http.StatusSeeOther)

@@ -8,7 +8,6 @@
 package web
 
 import (
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -35,6 +34,8 @@ type Handler struct {
 	// to the page's form.
 	deviceCookie string
 	linkCookie   string
+	// langCookie keeps the language picked on a page.
+	langCookie string
 	mailbox      *mailbox.Mailbox
 	// publicHost is the public URL's host[:port], the only Host the
 	// development mailbox answers.
@@ -44,7 +45,7 @@ type Handler struct {
 	trusted    []netip.Prefix
 	cors       map[string]bool
 	allowlist  map[string]bool
-	pages      map[string]*template.Template
+	theme      *Theme
 	csp        string
 	metrics    *metrics
 }
@@ -86,9 +87,9 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 		cors:      map[string]bool{},
 		allowlist: map[string]bool{},
 	}
-	h.cookie, h.deviceCookie, h.linkCookie = "__Host-gatehouse_session", "__Host-gatehouse_device", "__Secure-gatehouse_link"
+	h.cookie, h.deviceCookie, h.linkCookie, h.langCookie = "__Host-gatehouse_session", "__Host-gatehouse_device", "__Secure-gatehouse_link", "__Host-gatehouse_lang"
 	if h.dev {
-		h.cookie, h.deviceCookie, h.linkCookie = "gatehouse_session", "gatehouse_device", "gatehouse_link"
+		h.cookie, h.deviceCookie, h.linkCookie, h.langCookie = "gatehouse_session", "gatehouse_device", "gatehouse_link", "gatehouse_lang"
 	}
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		h.publicHost = u.Host
@@ -112,15 +113,21 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 		h.allowlist[o] = true
 		formAction = append(formAction, o)
 	}
-	h.csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + strings.Join(formAction, " ") +
-		"; frame-ancestors 'none'; base-uri 'none'"
 	h.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, errCrossOrigin)
 	}))
-	h.pages = parsePages()
 	for _, o := range opts {
 		o(h)
 	}
+	if h.theme == nil {
+		h.theme = builtinTheme()
+	}
+	imgSrc := "'self' data:"
+	if h.theme.logoSrc != "" {
+		imgSrc += " " + h.theme.logoSrc
+	}
+	h.csp = "default-src 'none'; style-src 'self'; img-src " + imgSrc + "; form-action " + strings.Join(formAction, " ") +
+		"; frame-ancestors 'none'; base-uri 'none'"
 	h.routes()
 	return h
 }

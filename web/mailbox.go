@@ -75,7 +75,7 @@ func (h *Handler) pageMailbox(w http.ResponseWriter, r *http.Request) {
 		}{out})
 		return
 	}
-	d := h.data(r, "Development mailbox")
+	d := h.data(r, "mailbox")
 	d.Mail = msgs
 	h.render(w, r, http.StatusOK, "mailbox", d)
 }
@@ -98,7 +98,8 @@ func (h *Handler) pageMailboxMessage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, toMailboxJSON(m))
 		return
 	}
-	d := h.data(r, m.Subject)
+	d := h.data(r, "mailbox-message")
+	d.Title = m.Subject
 	d.Message = m
 	h.render(w, r, http.StatusOK, "mailbox-message", d)
 }

@@ -167,7 +167,7 @@ func (h *Handler) presentedSessionID(r *http.Request) string {
 
 // client describes the device behind r.
 func (h *Handler) client(r *http.Request) gatehouse.Client {
-	c := gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent(), Languages: r.Header.Get("Accept-Language")}
+	c := gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent(), Languages: h.languages(r)}
 	if ck, err := r.Cookie(h.deviceCookie); err == nil && validToken(ck.Value) {
 		c.Device = ck.Value
 	}

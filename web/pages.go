@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"errors"
-	"html/template"
+	"fmt"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/catalog"
 	"github.com/gatehouse-auth/gatehouse/internal/useragent"
 	"github.com/gatehouse-auth/gatehouse/mail/mailbox"
 )
@@ -22,40 +24,49 @@ var stylesheet []byte
 
 // pageNames are the templates that render a whole page inside the layout.
 var pageNames = []string{
-	"sign-in", "sign-up", "account", "error", "check-email", "forgot-password", "resend-verification",
-	"verify-email", "reset-password", "confirm-email-change", "mailbox", "mailbox-message",
+	"sign-in", "sign-up", "sign-out", "account", "error", "not-found", "check-email", "forgot-password",
+	"resend-verification", "verify-email", "reset-password", "confirm-email-change", "mailbox", "mailbox-message",
 }
 
-// parsePages parses the embedded templates. They are compiled into the
-// binary and covered by tests, so a parse error is a build defect.
-func parsePages() map[string]*template.Template {
-	pages := make(map[string]*template.Template, len(pageNames))
-	for _, name := range pageNames {
-		pages[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return pages
-}
-
-// pageData is what every page template receives.
+// pageData is what every page template receives: the template API that
+// overrides rely on, documented field by field in docs/ui.md and versioned
+// by PageDataVersion. Add fields freely; renaming or removing one is a new
+// version.
 type pageData struct {
-	Title   string
-	Product string
-	Dev     bool
-	Base    string
-	State   gatehouse.AuthState
+	// Version is PageDataVersion.
+	Version int
+	// Page is the template's name ("sign-in").
+	Page string
+	// Title is the page's translated title (the h1 and <title>).
+	Title      string
+	Product    string
+	LogoURL    string
+	Stylesheet string
+	// Lang is the language the page is in (for <html lang>); Languages
+	// lists every language for the picker, which posts to
+	// {Base}/language with ReturnTo.
+	Lang      string
+	Languages []languageOption
+	ReturnTo  string
+	Dev       bool
+	Base      string
+	State     gatehouse.AuthState
 	// Notice is a confirmation shown above the content, from a fixed list.
 	Notice string
-	Error  string
-	// ErrorCode lets a page offer the way out of an error (a resend link
-	// for email_not_verified).
+	// Error is shown above the form; FieldErrors next to their field, by
+	// field name. Form names the form on a page with several (the account
+	// page: profile, email, password, delete) that the errors belong to.
+	Error       string
 	ErrorCode   gatehouse.Code
 	FieldErrors map[string]string
+	Form        string
 	Email       string
 	Name        string
 	RedirectTo  string
 	MinPassword int
 	Sessions    []sessionView
-	// CheckFor says which mail the check-email page is about.
+	// CheckFor says which mail the check-email page is about: verify,
+	// reset or change.
 	CheckFor string
 	// LinkValid tells a page opened from an emailed link that the link is
 	// still good, so it shows its form.
@@ -63,41 +74,85 @@ type pageData struct {
 	// Mail is the development mailbox's content.
 	Mail    []mailbox.Entry
 	Message mailbox.Entry
+
+	loc *catalog.Locale
 }
 
+// languageOption is one entry of the language picker.
+type languageOption struct {
+	Tag, Name string
+	Current   bool
+}
+
+// sessionView is one row of the account page's session list.
 type sessionView struct {
 	ID, Device, IP, CreatedAt, LastSeenAt string
 	Current                               bool
 }
 
-func (h *Handler) data(r *http.Request, title string) *pageData {
-	return &pageData{
-		Title: title, Product: h.cfg.ProductName, Dev: h.dev, Base: h.base,
-		State: h.auth.State(r.Context()), FieldErrors: map[string]string{}, MinPassword: h.cfg.PasswordMinLength,
-		Notice: notices[r.URL.Query().Get("notice")],
+// T returns the text for key in the page's language, placeholders filled
+// from name, value pairs: {{.T "account.signed_in" "when" .CreatedAt}}. An
+// unknown key is an error, which fails the render (and NewTheme's check).
+func (d *pageData) T(key string, args ...any) (string, error) {
+	if !d.loc.Has(key) {
+		return "", fmt.Errorf("no text %q in the catalogue", key)
 	}
+	ss := make([]string, len(args))
+	for i, a := range args {
+		ss[i] = fmt.Sprint(a)
+	}
+	return d.loc.T(key, ss...), nil
+}
+
+func languageOptions(c *catalog.Catalog, current *catalog.Locale) []languageOption {
+	var out []languageOption
+	for _, l := range c.Locales() {
+		out = append(out, languageOption{Tag: l.Tag, Name: l.Name, Current: l == current})
+	}
+	return out
+}
+
+// data starts the data of page for r, in the request's language.
+func (h *Handler) data(r *http.Request, page string) *pageData {
+	loc := h.locale(r)
+	d := &pageData{
+		Version: PageDataVersion, Page: page, Product: h.cfg.ProductName, LogoURL: h.theme.logo,
+		Stylesheet: h.path(h.theme.cssPath), Lang: loc.Tag, Languages: languageOptions(h.theme.catalog, loc),
+		Dev: h.dev, Base: h.base, State: h.auth.State(r.Context()), FieldErrors: map[string]string{},
+		MinPassword: h.cfg.PasswordMinLength, loc: loc,
+	}
+	d.Title = loc.T(page + ".title")
+	d.ReturnTo = r.URL.Path
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" && len(r.URL.RawQuery) < 1024 {
+		d.ReturnTo = r.URL.RequestURI()
+	}
+	if n := r.URL.Query().Get("notice"); notices[n] {
+		d.Notice = loc.T("notice." + n)
+	}
+	return d
 }
 
 // notices are the confirmations a redirect can ask a page to show
-// (?notice=key). Only these texts can appear: nothing from the URL is
-// reflected.
-var notices = map[string]string{
-	"email_verified": "Your email address is verified.",
-	"password_reset": "Your password was changed. Sign in with your new password.",
-	"email_changed":  "Your email address was changed.",
+// (?notice=key, text notice.key). Only these texts can appear: nothing from
+// the URL is reflected.
+var notices = map[string]bool{
+	"email_verified": true, "password_reset": true, "email_changed": true, "signed_out": true,
+	"password_changed": true, "profile_saved": true, "account_deleted": true, "sessions_revoked": true,
 }
 
 // render writes a page with status st. Pages are never cached: they carry
 // user data or forms.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, st int, name string, d *pageData) {
 	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := h.theme.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		h.log.ErrorContext(r.Context(), "page render failed", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		http.Error(w, d.loc.Message("Something went wrong on our side."), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", d.Lang)
 	w.Header().Set("Cache-Control", "no-store")
+	addVary(w, "Accept-Language")
 	w.WriteHeader(st)
 	w.Write(buf.Bytes())
 }
@@ -107,12 +162,13 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error)
 	e := publicError(r.Context(), h.log, err)
 	st := status(e.Code)
 	setErrorHeaders(w, e, st)
-	d := h.data(r, "Something is not right")
+	page := "error"
 	if st == http.StatusNotFound {
-		d.Title = "Page not found"
+		page = "not-found"
 	}
-	d.Error = e.Message
-	h.render(w, r, st, "error", d)
+	d := h.data(r, page)
+	d.Error, d.ErrorCode = d.loc.Message(e.Message), e.Code
+	h.render(w, r, st, page, d)
 }
 
 // formError puts err next to its field (or at the top) and re-renders the
@@ -123,10 +179,10 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string,
 	setErrorHeaders(w, e, st)
 	d.ErrorCode = e.Code
 	if e.Field != "" {
-		d.FieldErrors[e.Field] = e.Message
-		d.Error = "Please correct the highlighted field."
+		d.FieldErrors[e.Field] = d.loc.Message(e.Message)
+		d.Error = d.loc.T("form.correct_field")
 	} else {
-		d.Error = e.Message
+		d.Error = d.loc.Message(e.Message)
 	}
 	h.render(w, r, st, name, d)
 }
@@ -154,14 +210,14 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 
 // formPage serves the GET of a sign-in or sign-up form; a browser that is
 // already signed in is sent on to its destination.
-func (h *Handler) formPage(name, title string) http.HandlerFunc {
+func (h *Handler) formPage(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		target, _ := h.safeRedirect(r.URL.Query().Get("redirect_to"))
 		if _, ok := gatehouse.PrincipalFrom(r.Context()); ok {
 			http.Redirect(w, r, h.redirectTarget(target), http.StatusSeeOther)
 			return
 		}
-		d := h.data(r, title)
+		d := h.data(r, name)
 		d.RedirectTo = target
 		h.render(w, r, http.StatusOK, name, d)
 	}
@@ -169,9 +225,9 @@ func (h *Handler) formPage(name, title string) http.HandlerFunc {
 
 // formPost serves the POST of a sign-in or sign-up form: submit turns the
 // form into a Result; errors re-render the form next to their field.
-func (h *Handler) formPost(name, title string, submit func(w http.ResponseWriter, r *http.Request, d *pageData) (gatehouse.Result, error)) http.HandlerFunc {
+func (h *Handler) formPost(name string, submit func(w http.ResponseWriter, r *http.Request, d *pageData) (gatehouse.Result, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d := h.data(r, title)
+		d := h.data(r, name)
 		if err := parseForm(w, r); err != nil {
 			h.formError(w, r, name, d, err)
 			return
@@ -223,6 +279,17 @@ func (h *Handler) finishPageSignIn(w http.ResponseWriter, r *http.Request, res g
 	http.Redirect(w, r, h.redirectTarget(target), http.StatusSeeOther)
 }
 
+// pageSignOutConfirm asks a signed-in browser to confirm signing out (a
+// link can lead here; only the POST signs out). A signed-out one goes to
+// sign-in.
+func (h *Handler) pageSignOutConfirm(w http.ResponseWriter, r *http.Request) {
+	if _, ok := gatehouse.PrincipalFrom(r.Context()); !ok {
+		http.Redirect(w, r, h.path("/sign-in"), http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "sign-out", h.data(r, "sign-out"))
+}
+
 func (h *Handler) pageSignOut(w http.ResponseWriter, r *http.Request) {
 	if p, ok := gatehouse.PrincipalFrom(r.Context()); ok {
 		if err := h.auth.SignOut(r.Context(), p); err != nil {
@@ -231,16 +298,34 @@ func (h *Handler) pageSignOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearSessionCookie(w)
-	http.Redirect(w, r, h.path("/sign-in"), http.StatusSeeOther)
+	http.Redirect(w, r, h.path("/sign-in?notice=signed_out"), http.StatusSeeOther)
 }
 
 func (h *Handler) pageAccount(w http.ResponseWriter, r *http.Request) {
-	d := h.data(r, "Your account")
+	d := h.data(r, "account")
 	if err := h.accountSessions(r, d); err != nil {
 		h.renderError(w, r, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "account", d)
+}
+
+// accountError re-renders the account page with err next to the fields of
+// form (profile, email, password or delete).
+func (h *Handler) accountError(w http.ResponseWriter, r *http.Request, form string, err error) {
+	d := h.data(r, "account")
+	d.Form = form
+	if form == "email" {
+		d.Email = r.PostForm.Get("email")
+	}
+	if form == "profile" {
+		d.Name = r.PostForm.Get("name")
+	}
+	if serr := h.accountSessions(r, d); serr != nil {
+		h.renderError(w, r, serr)
+		return
+	}
+	h.formError(w, r, "account", d, err)
 }
 
 // accountSessions fills the account page's list of sessions.
@@ -260,6 +345,58 @@ func (h *Handler) accountSessions(r *http.Request, d *pageData) error {
 	return nil
 }
 
+// pageUpdateProfile handles the account page's profile form.
+func (h *Handler) pageUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	if _, err := h.auth.UpdateProfile(r.Context(), principal(r), r.PostForm.Get("name")); err != nil {
+		h.accountError(w, r, "profile", err)
+		return
+	}
+	http.Redirect(w, r, h.path("/account?notice=profile_saved"), http.StatusSeeOther)
+}
+
+// pageChangePassword handles the account page's password form: every
+// other session ends, and this browser gets a new session cookie.
+func (h *Handler) pageChangePassword(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	res, err := h.auth.ChangePassword(r.Context(), principal(r), r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), h.client(r))
+	if err != nil {
+		h.accountError(w, r, "password", err)
+		return
+	}
+	h.setSessionCookie(w, res.Token, res.Session)
+	http.Redirect(w, r, h.path("/account?notice=password_changed"), http.StatusSeeOther)
+}
+
+// pageDeleteAccount handles the account page's delete form: the password
+// re-authenticates, then the account and all its sessions go.
+func (h *Handler) pageDeleteAccount(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	p := principal(r)
+	res, err := h.auth.Reauthenticate(r.Context(), p, r.PostForm.Get("password"), h.client(r))
+	if err != nil {
+		h.accountError(w, r, "delete", err)
+		return
+	}
+	p.Session = res.Session
+	if err := h.auth.DeleteAccount(r.Context(), p); err != nil {
+		h.setSessionCookie(w, res.Token, res.Session) // the old session was replaced
+		h.accountError(w, r, "delete", err)
+		return
+	}
+	h.clearSessionCookie(w)
+	http.Redirect(w, r, h.path("/sign-in?notice=account_deleted"), http.StatusSeeOther)
+}
+
 func (h *Handler) pageRevokeSession(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	id := r.PathValue("id")
@@ -269,10 +406,10 @@ func (h *Handler) pageRevokeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if id == p.Session.ID {
 		h.clearSessionCookie(w)
-		http.Redirect(w, r, h.path("/sign-in"), http.StatusSeeOther)
+		http.Redirect(w, r, h.path("/sign-in?notice=signed_out"), http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, h.path("/account"), http.StatusSeeOther)
+	http.Redirect(w, r, h.path("/account?notice=sessions_revoked#sessions"), http.StatusSeeOther)
 }
 
 func (h *Handler) pageRevokeOthers(w http.ResponseWriter, r *http.Request) {
@@ -280,11 +417,17 @@ func (h *Handler) pageRevokeOthers(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.path("/account"), http.StatusSeeOther)
+	http.Redirect(w, r, h.path("/account?notice=sessions_revoked#sessions"), http.StatusSeeOther)
 }
 
+// stylesheet serves the theme's stylesheet. Its path carries a hash of its
+// content, so it can be cached for good.
 func (h *Handler) stylesheet(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("file") != strings.TrimPrefix(h.theme.cssPath, "/assets/") {
+		h.unrouted(w, r, http.NotFoundHandler())
+		return
+	}
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(stylesheet)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(h.theme.css)
 }
