@@ -280,7 +280,7 @@ var pageTags = map[string]bool{
 	"a": true, "body": true, "button": true, "dd": true, "div": true, "dl": true, "dt": true, "form": true,
 	"h1": true, "h2": true, "h3": true, "head": true, "html": true, "input": true, "label": true, "li": true,
 	"link": true, "main": true, "meta": true, "p": true, "pre": true, "section": true, "span": true,
-	"strong": true, "title": true, "ul": true,
+	"strong": true, "title": true, "ul": true, "header": true, "footer": true, "nav": true, "img": true,
 }
 
 // checkPage checks that w is an HTML page, or a redirect that stays on the
@@ -571,7 +571,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 }
 
 // formPages are the hosted forms anyone can post.
-var formPages = []string{"/auth/sign-in", "/auth/sign-up", "/auth/forgot-password", "/auth/verify-email/send"}
+var formPages = []string{"/auth/sign-in", "/auth/sign-up", "/auth/forgot-password", "/auth/verify-email/send", "/auth/language"}
 
 // FuzzFormPages posts any urlencoded body, same-origin, to each public
 // form (page picks one of formPages, modulo their number). Properties: no

@@ -122,14 +122,28 @@ func (h *Handler) data(r *http.Request, page string) *pageData {
 		MinPassword: h.cfg.PasswordMinLength, loc: loc,
 	}
 	d.Title = loc.T(page + ".title")
-	d.ReturnTo = r.URL.Path
-	if r.Method == http.MethodGet && r.URL.RawQuery != "" && len(r.URL.RawQuery) < 1024 {
-		d.ReturnTo = r.URL.RequestURI()
-	}
+	d.ReturnTo = returnTo(r)
 	if n := r.URL.Query().Get("notice"); notices[n] {
 		d.Notice = loc.T("notice." + n)
 	}
 	return d
+}
+
+// returnTo is where the language picker brings the browser back: this
+// page, with its query (redirect_to must survive) but without lang, which
+// would override the choice just made, and without a notice, which was
+// shown already.
+func returnTo(r *http.Request) string {
+	if r.Method != http.MethodGet || r.URL.RawQuery == "" || len(r.URL.RawQuery) > 1024 {
+		return r.URL.Path
+	}
+	q := r.URL.Query()
+	q.Del("lang")
+	q.Del("notice")
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
 }
 
 // notices are the confirmations a redirect can ask a page to show

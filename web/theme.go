@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -293,30 +292,41 @@ const defaultPrimary = "#4f46e5"
 
 var hexColor = regexp.MustCompile(`^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$`)
 
-// themeVariables derives the brand custom properties from the primary
-// colour: for each colour scheme, a button colour with 3:1 contrast against
-// the surfaces (WCAG 1.4.11), the text colour on it (4.5:1), and an accent
-// for links with 4.5:1 against the surfaces (WCAG 1.4.3).
-func themeVariables(primary string) ([]byte, error) {
+// scheme is the brand colours of one colour scheme.
+type scheme struct {
+	primary, onPrimary, accent rgb
+	surfaces                   []rgb
+}
+
+// deriveSchemes derives, for light and dark, a button colour with 3:1
+// contrast against the surfaces (WCAG 1.4.11), the text colour on it
+// (4.5:1), and an accent for links with 4.5:1 against the surfaces (WCAG
+// 1.4.3), each as close to the primary colour as allows.
+func deriveSchemes(primary string) ([2]scheme, error) {
 	if primary == "" {
 		primary = defaultPrimary
 	}
 	if !hexColor.MatchString(primary) {
-		return nil, fmt.Errorf("primary colour %q: use a hex colour like #4f46e5", primary)
+		return [2]scheme{}, fmt.Errorf("primary colour %q: use a hex colour like #4f46e5", primary)
 	}
 	p := parseHex(primary)
-	var b bytes.Buffer
-	scheme := func(surfaces []rgb, toward rgb) {
+	derive := func(surfaces []rgb, toward rgb) scheme {
 		button := reach(p, toward, surfaces, 3)
-		accent := reach(p, toward, surfaces, 4.5)
-		fmt.Fprintf(&b, "--gh-primary:%s;--gh-on-primary:%s;--gh-accent:%s;", button, onColor(button), accent)
+		return scheme{primary: button, onPrimary: onColor(button), accent: reach(p, toward, surfaces, 4.5), surfaces: surfaces}
 	}
-	b.WriteString(":root{")
-	scheme(lightSurfaces, rgb{0, 0, 0})
-	b.WriteString("}\n@media (prefers-color-scheme: dark){:root{")
-	scheme(darkSurfaces, rgb{0xff, 0xff, 0xff})
-	b.WriteString("}}\n")
-	return b.Bytes(), nil
+	return [2]scheme{derive(lightSurfaces, rgb{0, 0, 0}), derive(darkSurfaces, rgb{0xff, 0xff, 0xff})}, nil
+}
+
+// themeVariables writes the brand custom properties for both schemes.
+func themeVariables(primary string) ([]byte, error) {
+	schemes, err := deriveSchemes(primary)
+	if err != nil {
+		return nil, err
+	}
+	vars := func(s scheme) string {
+		return fmt.Sprintf("--gh-primary:%s;--gh-on-primary:%s;--gh-accent:%s;", s.primary, s.onPrimary, s.accent)
+	}
+	return fmt.Appendf(nil, ":root{%s}\n@media (prefers-color-scheme: dark){:root{%s}}\n", vars(schemes[0]), vars(schemes[1])), nil
 }
 
 type rgb struct{ r, g, b uint8 }

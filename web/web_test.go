@@ -90,6 +90,8 @@ func TestContract(t *testing.T) {
 		{"AuditLog", testAuditLog},
 		{"AdminAuditEndpoint", testAdminAuditEndpoint},
 		{"BreachedPasswords", testBreachedPasswords},
+		{"AccountPageForms", testAccountPageForms},
+		{"LanguageChoice", testLanguageChoice},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -109,13 +111,19 @@ func TestContract(t *testing.T) {
 // gatehouse.WithRateLimiter and their own env).
 func newEnv(t *testing.T, b backend, cfg gatehouse.Config, opts ...gatehouse.Option) *env {
 	t.Helper()
+	return newEnvWeb(t, b, cfg, nil, opts...)
+}
+
+// newEnvWeb is newEnv with options for the Handler too.
+func newEnvWeb(t *testing.T, b backend, cfg gatehouse.Config, webOpts []web.Option, opts ...gatehouse.Option) *env {
+	t.Helper()
 	clock := authtest.NewClock(time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC))
 	if cfg.Roles == nil {
 		cfg.Roles = map[string][]string{"editor": {"notes:write"}}
 	}
 	auth := authtest.NewWithStore(t, b.open(t), cfg, append([]gatehouse.Option{gatehouse.WithClock(clock), gatehouse.WithoutAbuseLimitsForTests()}, opts...)...)
 	mail := authtest.Deliver(t, auth)
-	h := web.New(auth, web.WithDevMailbox(mail))
+	h := web.New(auth, append([]web.Option{web.WithDevMailbox(mail)}, webOpts...)...)
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", h)
 	mux.Handle("/app/", h.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // envPrefix prefixes every configuration variable.
@@ -36,47 +38,53 @@ const envPrefix = "GATEHOUSE_"
 // not clear a value from the file), except GATEHOUSE_OPS_ADDR, where empty
 // explicitly disables the ops listener.
 type rawConfig struct {
-	PublicURL             string  `yaml:"public_url" env:"PUBLIC_URL"`
-	Addr                  string  `yaml:"addr" env:"ADDR"`
-	OpsAddr               *string `yaml:"ops_addr" env:"OPS_ADDR"`
-	DataDir               string  `yaml:"data_dir" env:"DATA_DIR"`
-	DatabaseURL           string  `yaml:"database_url" env:"DATABASE_URL"`
-	DatabaseAllowInsecure string  `yaml:"database_allow_insecure" env:"DATABASE_ALLOW_INSECURE"`
-	RedisURL              string  `yaml:"redis_url" env:"REDIS_URL"`
-	Secret                string  `yaml:"secret" env:"SECRET"`
-	SecretFile            string  `yaml:"secret_file" env:"SECRET_FILE"`
-	SecretPrevious        list    `yaml:"secret_previous" env:"SECRET_PREVIOUS"`
-	BasePath              string  `yaml:"base_path" env:"BASE_PATH"`
-	TrustedProxies        list    `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
-	RedirectAllowlist     list    `yaml:"redirect_allowlist" env:"REDIRECT_ALLOWLIST"`
-	AfterSignInPath       string  `yaml:"after_sign_in_path" env:"AFTER_SIGN_IN_PATH"`
-	EmailVerification     string  `yaml:"email_verification" env:"EMAIL_VERIFICATION"`
-	SessionIdleTimeout    string  `yaml:"session_idle_timeout" env:"SESSION_IDLE_TIMEOUT"`
-	SessionLifetime       string  `yaml:"session_lifetime" env:"SESSION_LIFETIME"`
-	CORSAllowedOrigins    list    `yaml:"cors_allowed_origins" env:"CORS_ALLOWED_ORIGINS"`
-	Roles                 roleMap `yaml:"roles" env:"ROLES"`
-	LogLevel              string  `yaml:"log_level" env:"LOG_LEVEL"`
-	LogFormat             string  `yaml:"log_format" env:"LOG_FORMAT"`
-	MigrateOnStart        string  `yaml:"migrate_on_start" env:"MIGRATE_ON_START"`
-	PasswordMinLength     string  `yaml:"password_min_length" env:"PASSWORD_MIN_LENGTH"`
-	PasswordHashMemoryKiB string  `yaml:"password_hash_memory_kib" env:"PASSWORD_HASH_MEMORY_KIB"`
-	PasswordHashIter      string  `yaml:"password_hash_iterations" env:"PASSWORD_HASH_ITERATIONS"`
-	PasswordHashParallel  string  `yaml:"password_hash_parallelism" env:"PASSWORD_HASH_PARALLELISM"`
-	SMTPURL               string  `yaml:"smtp_url" env:"SMTP_URL"`
-	SMTPFrom              string  `yaml:"smtp_from" env:"SMTP_FROM"`
-	SMTPPasswordFile      string  `yaml:"smtp_password_file" env:"SMTP_PASSWORD_FILE"`
-	SecurityNotifications *list   `yaml:"security_notifications" env:"SECURITY_NOTIFICATIONS"`
-	MailTemplatesDir      string  `yaml:"mail_templates_dir" env:"MAIL_TEMPLATES_DIR"`
-	RateLimits            rateMap `yaml:"rate_limits" env:"RATE_LIMITS"`
-	ThrottleFree          string  `yaml:"throttle_free" env:"THROTTLE_FREE"`
-	ThrottleBaseDelay     string  `yaml:"throttle_base_delay" env:"THROTTLE_BASE_DELAY"`
-	ThrottleMaxDelay      string  `yaml:"throttle_max_delay" env:"THROTTLE_MAX_DELAY"`
-	ThrottleDailyBudget   string  `yaml:"throttle_daily_budget" env:"THROTTLE_DAILY_BUDGET"`
-	BreachedPasswords     string  `yaml:"breached_passwords" env:"BREACHED_PASSWORDS"`
-	BreachedPasswordsURL  string  `yaml:"breached_passwords_url" env:"BREACHED_PASSWORDS_URL"`
-	BreachedPasswordsFile string  `yaml:"breached_passwords_file" env:"BREACHED_PASSWORDS_FILE"`
-	BreachedTimeout       string  `yaml:"breached_passwords_timeout" env:"BREACHED_PASSWORDS_TIMEOUT"`
-	AuditRetention        string  `yaml:"audit_retention" env:"AUDIT_RETENTION"`
+	PublicURL             string     `yaml:"public_url" env:"PUBLIC_URL"`
+	Addr                  string     `yaml:"addr" env:"ADDR"`
+	OpsAddr               *string    `yaml:"ops_addr" env:"OPS_ADDR"`
+	DataDir               string     `yaml:"data_dir" env:"DATA_DIR"`
+	DatabaseURL           string     `yaml:"database_url" env:"DATABASE_URL"`
+	DatabaseAllowInsecure string     `yaml:"database_allow_insecure" env:"DATABASE_ALLOW_INSECURE"`
+	RedisURL              string     `yaml:"redis_url" env:"REDIS_URL"`
+	Secret                string     `yaml:"secret" env:"SECRET"`
+	SecretFile            string     `yaml:"secret_file" env:"SECRET_FILE"`
+	SecretPrevious        list       `yaml:"secret_previous" env:"SECRET_PREVIOUS"`
+	BasePath              string     `yaml:"base_path" env:"BASE_PATH"`
+	TrustedProxies        list       `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
+	RedirectAllowlist     list       `yaml:"redirect_allowlist" env:"REDIRECT_ALLOWLIST"`
+	AfterSignInPath       string     `yaml:"after_sign_in_path" env:"AFTER_SIGN_IN_PATH"`
+	EmailVerification     string     `yaml:"email_verification" env:"EMAIL_VERIFICATION"`
+	SessionIdleTimeout    string     `yaml:"session_idle_timeout" env:"SESSION_IDLE_TIMEOUT"`
+	SessionLifetime       string     `yaml:"session_lifetime" env:"SESSION_LIFETIME"`
+	CORSAllowedOrigins    list       `yaml:"cors_allowed_origins" env:"CORS_ALLOWED_ORIGINS"`
+	Roles                 roleMap    `yaml:"roles" env:"ROLES"`
+	LogLevel              string     `yaml:"log_level" env:"LOG_LEVEL"`
+	LogFormat             string     `yaml:"log_format" env:"LOG_FORMAT"`
+	MigrateOnStart        string     `yaml:"migrate_on_start" env:"MIGRATE_ON_START"`
+	PasswordMinLength     string     `yaml:"password_min_length" env:"PASSWORD_MIN_LENGTH"`
+	PasswordHashMemoryKiB string     `yaml:"password_hash_memory_kib" env:"PASSWORD_HASH_MEMORY_KIB"`
+	PasswordHashIter      string     `yaml:"password_hash_iterations" env:"PASSWORD_HASH_ITERATIONS"`
+	PasswordHashParallel  string     `yaml:"password_hash_parallelism" env:"PASSWORD_HASH_PARALLELISM"`
+	SMTPURL               string     `yaml:"smtp_url" env:"SMTP_URL"`
+	SMTPFrom              string     `yaml:"smtp_from" env:"SMTP_FROM"`
+	SMTPPasswordFile      string     `yaml:"smtp_password_file" env:"SMTP_PASSWORD_FILE"`
+	SecurityNotifications *list      `yaml:"security_notifications" env:"SECURITY_NOTIFICATIONS"`
+	MailTemplatesDir      string     `yaml:"mail_templates_dir" env:"MAIL_TEMPLATES_DIR"`
+	RateLimits            rateMap    `yaml:"rate_limits" env:"RATE_LIMITS"`
+	ThrottleFree          string     `yaml:"throttle_free" env:"THROTTLE_FREE"`
+	ThrottleBaseDelay     string     `yaml:"throttle_base_delay" env:"THROTTLE_BASE_DELAY"`
+	ThrottleMaxDelay      string     `yaml:"throttle_max_delay" env:"THROTTLE_MAX_DELAY"`
+	ThrottleDailyBudget   string     `yaml:"throttle_daily_budget" env:"THROTTLE_DAILY_BUDGET"`
+	BreachedPasswords     string     `yaml:"breached_passwords" env:"BREACHED_PASSWORDS"`
+	BreachedPasswordsURL  string     `yaml:"breached_passwords_url" env:"BREACHED_PASSWORDS_URL"`
+	BreachedPasswordsFile string     `yaml:"breached_passwords_file" env:"BREACHED_PASSWORDS_FILE"`
+	BreachedTimeout       string     `yaml:"breached_passwords_timeout" env:"BREACHED_PASSWORDS_TIMEOUT"`
+	AuditRetention        string     `yaml:"audit_retention" env:"AUDIT_RETENTION"`
+	ProductName           string     `yaml:"product_name" env:"PRODUCT_NAME"`
+	LogoURL               string     `yaml:"logo_url" env:"LOGO_URL"`
+	PrimaryColor          string     `yaml:"primary_color" env:"PRIMARY_COLOR"`
+	CustomCSSFile         string     `yaml:"custom_css_file" env:"CUSTOM_CSS_FILE"`
+	TemplatesDir          string     `yaml:"templates_dir" env:"TEMPLATES_DIR"`
+	Messages              messageMap `yaml:"messages" env:"MESSAGES"`
 }
 
 // list is a list setting: a YAML sequence, or a string of items separated by
@@ -162,6 +170,39 @@ func (m *roleMap) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// messageMap overrides texts of the hosted pages, by language then key.
+//
+// YAML:
+//
+//	messages:
+//	  en: {"sign-in.title": "Welcome back"}
+//	  fr: {"sign-in.title": "Bon retour"}
+//
+// Environment: the same as a JSON object,
+// GATEHOUSE_MESSAGES='{"en":{"sign-in.title":"Welcome back"}}'.
+type messageMap map[string]map[string]string
+
+// UnmarshalText parses the environment form.
+func (m *messageMap) UnmarshalText(b []byte) error {
+	var out map[string]map[string]string
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf(`want a JSON object of languages to texts, e.g. {"en":{"sign-in.title":"Welcome back"}}`)
+	}
+	*m = out
+	return nil
+}
+
+// UnmarshalYAML accepts a mapping from language to a mapping of keys to
+// texts.
+func (m *messageMap) UnmarshalYAML(n *yaml.Node) error {
+	var out map[string]map[string]string
+	if n.Kind != yaml.MappingNode || n.Decode(&out) != nil {
+		return fmt.Errorf(`line %d: messages must map each language to its texts, e.g. messages: {en: {"sign-in.title": "Welcome back"}}`, n.Line)
+	}
+	*m = out
+	return nil
+}
+
 // settings is the resolved configuration of a run: validated, defaults
 // applied, mode decided.
 type settings struct {
@@ -188,6 +229,9 @@ type settings struct {
 	// mailTemplatesDir holds mail templates that override or add to the
 	// built-in ones ("" for none).
 	mailTemplatesDir string
+	// theme is how the hosted pages look and speak; validated when the
+	// server starts (web.NewTheme), where files are read.
+	theme web.ThemeConfig
 
 	logLevel       slog.Level
 	logLevelSet    bool
@@ -383,6 +427,7 @@ func resolve(raw rawConfig) (*settings, error) {
 	}
 	s.core = gatehouse.Config{
 		PublicURL:          publicURL,
+		ProductName:        strings.TrimSpace(raw.ProductName),
 		BasePath:           raw.BasePath,
 		AfterSignInPath:    raw.AfterSignInPath,
 		RedirectAllowlist:  raw.RedirectAllowlist,
@@ -494,6 +539,11 @@ func resolve(raw rawConfig) (*settings, error) {
 		if fi, err := os.Stat(s.mailTemplatesDir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("%s: %s is not a directory (it holds {locale}/{kind}.txt and .html files, like the built-in templates)", setting("mail_templates_dir"), s.mailTemplatesDir)
 		}
+	}
+
+	s.theme = web.ThemeConfig{
+		LogoURL: raw.LogoURL, PrimaryColor: raw.PrimaryColor, CustomCSSFile: raw.CustomCSSFile,
+		TemplatesDir: raw.TemplatesDir, Messages: raw.Messages,
 	}
 
 	switch strings.ToLower(raw.LogLevel) {

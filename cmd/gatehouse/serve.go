@@ -71,6 +71,11 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_SMTP_PASSWORD_FILE    file holding the SMTP password (instead of putting it in the URL)
   GATEHOUSE_SECURITY_NOTIFICATIONS  notices to send: password_changed, email_changed, new_device (default all) or none
   GATEHOUSE_MAIL_TEMPLATES_DIR    mail templates overriding or adding to the built-in ones ({locale}/{kind}.txt, .html)
+  GATEHOUSE_PRODUCT_NAME          name shown on pages and in mail (default Gatehouse)
+  GATEHOUSE_LOGO_URL, _PRIMARY_COLOR, _CUSTOM_CSS_FILE
+                                  branding of the hosted pages: https logo URL, #rrggbb, a stylesheet
+  GATEHOUSE_TEMPLATES_DIR         page template overrides (sign-in.html, layout.html, …; see docs/ui.md)
+  GATEHOUSE_MESSAGES              page text overrides as JSON: {"fr":{"sign-in.title":"Connexion"}}
   GATEHOUSE_RATE_LIMITS           per endpoint, e.g. "sign_in.per_ip=60/1m burst 20;sign_up.per_ip=off"
   GATEHOUSE_THROTTLE_FREE, _BASE_DELAY, _MAX_DELAY, _DAILY_BUDGET
                                   account throttle (default 5, 1s, 15m, 100 failures a day)
@@ -111,6 +116,13 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 		return err
 	}
 	warnUnusedSettings(log, s)
+	theme, err := web.NewTheme(s.theme)
+	if err != nil {
+		return fmt.Errorf("hosted pages: %w", err)
+	}
+	for _, w := range theme.Warnings() {
+		log.Warn(w)
+	}
 
 	// Listen before the slow parts so that a port in use fails at once.
 	ln, err := listen("addr", s.addr)
@@ -158,7 +170,7 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
-	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox))
+	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox), web.WithTheme(theme))
 
 	cfg := auth.Config() // with the root package's defaults applied
 	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st)), log)

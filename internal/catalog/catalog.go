@@ -56,10 +56,20 @@ type Catalog struct {
 	matcher language.Matcher
 }
 
+// pattern is an English message with placeholders ("Use at least {min}
+// characters."), matched against messages the core builds at run time.
+type pattern struct {
+	key   string
+	re    *regexp.Regexp
+	names []string
+}
+
 // Locale is one language's strings. Missing strings come from Fallback.
 type Locale struct {
 	// Tag is the canonical BCP 47 tag ("en", "fr", "pt-BR").
 	Tag string
+	// patterns are Fallback's messages with placeholders, shared.
+	patterns []pattern
 	// Name is the language's name in itself ("Français").
 	Name     string
 	texts    map[string]string
@@ -145,13 +155,13 @@ func placeholders(s string) string {
 func build(raw map[string]map[string]string) (*Catalog, error) {
 	en := raw[Fallback]
 	c := &Catalog{locales: map[string]*Locale{}}
-	base := &Locale{Tag: Fallback, texts: en}
+	base := &Locale{Tag: Fallback, texts: en, patterns: patternsOf(en)}
 	tags := slices.Sorted(maps.Keys(raw))
 	var ordered []*Locale
 	for _, tag := range tags {
 		l := base
 		if tag != Fallback {
-			l = &Locale{Tag: tag, texts: raw[tag], fallback: base}
+			l = &Locale{Tag: tag, texts: raw[tag], fallback: base, patterns: base.patterns}
 			for k, v := range raw[tag] {
 				want, ok := en[k]
 				if !ok {
@@ -181,6 +191,30 @@ func build(raw map[string]map[string]string) (*Catalog, error) {
 	}
 	c.matcher = language.NewMatcher(ts)
 	return c, nil
+}
+
+// patternsOf compiles the messages (keys that are sentences, not dotted
+// page keys) that hold placeholders.
+func patternsOf(en map[string]string) []pattern {
+	var ps []pattern
+	for _, k := range slices.Sorted(maps.Keys(en)) {
+		if !strings.Contains(k, " ") || !placeholder.MatchString(k) {
+			continue
+		}
+		var re strings.Builder
+		var names []string
+		re.WriteString("^")
+		last := 0
+		for _, loc := range placeholder.FindAllStringIndex(k, -1) {
+			re.WriteString(regexp.QuoteMeta(k[last:loc[0]]))
+			re.WriteString("(.+?)")
+			names = append(names, k[loc[0]+1:loc[1]-1])
+			last = loc[1]
+		}
+		re.WriteString(regexp.QuoteMeta(k[last:]) + "$")
+		ps = append(ps, pattern{key: k, re: regexp.MustCompile(re.String()), names: names})
+	}
+	return ps
 }
 
 // suggest names the English key closest to k by shared prefix, to catch
@@ -267,6 +301,30 @@ func (l *Locale) T(key string, args ...string) string {
 }
 
 // Message translates one of the core's English error messages. A message
-// the catalogue does not know is returned as it is: English is better than
-// nothing.
-func (l *Locale) Message(english string) string { return l.T(english) }
+// built at run time ("Use at least 12 characters.") is matched against the
+// catalogue's messages with placeholders ("Use at least {min} characters."),
+// and each value it holds is translated in turn ("2 minutes" → "2
+// minutes"/"2 minutes"). A message the catalogue does not know is returned
+// as it is: English is better than nothing.
+func (l *Locale) Message(english string) string { return l.message(english, 2) }
+
+func (l *Locale) message(english string, depth int) string {
+	if l.Has(english) {
+		return l.T(english)
+	}
+	if depth == 0 {
+		return english
+	}
+	for _, p := range l.patterns {
+		m := p.re.FindStringSubmatch(english)
+		if m == nil {
+			continue
+		}
+		args := make([]string, 0, 2*len(p.names))
+		for i, name := range p.names {
+			args = append(args, name, l.message(m[i+1], depth-1))
+		}
+		return l.T(p.key, args...)
+	}
+	return english
+}
