@@ -180,6 +180,8 @@ func TestConfigErrors(t *testing.T) {
 		{"password length out of range", "password_min_length: 6\n", nil, []string{"password_min_length", "8"}},
 		{"weak hashing", "", []string{"GATEHOUSE_PASSWORD_HASH_MEMORY_KIB=1024", "GATEHOUSE_PASSWORD_HASH_ITERATIONS=1"}, []string{"password_hash", "weaker than the minimum"}},
 		{"two documents", "addr: :1\n---\naddr: :2\n", nil, []string{"more than one YAML document"}},
+		{"messages not JSON", "", []string{`GATEHOUSE_MESSAGES={en:x}`}, []string{"GATEHOUSE_MESSAGES", "JSON object"}},
+		{"messages not a map", "messages: [x]\n", nil, []string{"messages must map each language"}},
 		{"insecure remote postgres in production", "", []string{
 			"GATEHOUSE_PUBLIC_URL=https://auth.example.com",
 			"GATEHOUSE_DATABASE_URL=postgres://u:pw@db.example.com/gh?sslmode=disable",
@@ -471,5 +473,16 @@ func TestSecretPrevious(t *testing.T) {
 	}
 	if _, err := loadSecret(s); err == nil || !strings.Contains(err.Error(), "item 2") {
 		t.Fatalf("error %v, want one naming item 2", err)
+	}
+}
+
+func TestMessagesFromYAML(t *testing.T) {
+	file := writeFile(t, "g.yaml", "product_name: Acme\nmessages:\n  fr: {\"sign-in.title\": \"Bon retour\"}\n", 0o600)
+	s, err := loadConfig(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.theme.Messages["fr"]["sign-in.title"] != "Bon retour" || s.core.ProductName != "Acme" {
+		t.Fatalf("messages %v, product %q", s.theme.Messages, s.core.ProductName)
 	}
 }

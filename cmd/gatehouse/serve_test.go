@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,6 +137,28 @@ func TestServe(t *testing.T) {
 		c.Close()
 		t.Error("still listening after shutdown")
 	}
+}
+
+// TestServeBranding: the branding settings reach the pages, and a broken
+// one stops the start with the setting's problem named.
+func TestServeBranding(t *testing.T) {
+	tpl := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tpl, "sign-up.html"), []byte("{{/* gatehouse page data v1 */}}\n{{define \"content\"}}<p id=custom>{{.T \"sign-up.title\"}}</p>{{end}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, baseEnv(t, "GATEHOUSE_ADDR=127.0.0.1:0", "GATEHOUSE_OPS_ADDR=", "GATEHOUSE_TEMPLATES_DIR="+tpl,
+		"GATEHOUSE_PRIMARY_COLOR=#ff6600", "GATEHOUSE_PRODUCT_NAME=Acme", `GATEHOUSE_MESSAGES={"en":{"sign-up.title":"Join Acme"}}`))
+	status, _, body := get(t, srv.url+"/auth/sign-up")
+	if status != 200 || !strings.Contains(body, "<p id=custom>Join Acme</p>") || !strings.Contains(body, "Acme") {
+		t.Fatalf("sign-up page %d:\n%s", status, body)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	gh(t, baseEnv(t, "GATEHOUSE_ADDR=127.0.0.1:0", "GATEHOUSE_OPS_ADDR=", "GATEHOUSE_PRIMARY_COLOR=orange"), "", "serve").
+		fails(t, 1, "hosted pages", "primary colour", "#4f46e5")
+	gh(t, baseEnv(t, "GATEHOUSE_ADDR=127.0.0.1:0", "GATEHOUSE_OPS_ADDR=", `GATEHOUSE_MESSAGES={"en":{"sign-in.titel":"x"}}`), "", "serve").
+		fails(t, 1, "hosted pages", `"sign-in.titel"`, `did you mean "sign-in.title"?`)
 }
 
 func TestServeProduction(t *testing.T) {
