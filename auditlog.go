@@ -34,6 +34,7 @@ const (
 	EventThrottleStarted  = "throttle_started"
 	EventRateLimited      = "rate_limited"
 	EventAbuseLimitFailed = "limiter_unavailable"
+	EventKeyRotated       = "key_rotated"
 )
 
 // RequestInfo describes the request an action comes from, for the audit

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/normalize"
 	"github.com/gatehouse-auth/gatehouse/internal/pwned"
 	"github.com/gatehouse-auth/gatehouse/internal/secret"
+	"github.com/gatehouse-auth/gatehouse/verify"
 )
 
 // Auth is the core service. Create it with New; it is safe for concurrent
@@ -43,6 +44,10 @@ type Auth struct {
 	// perms maps a role to the permissions it grants (admin includes
 	// PermissionAdmin).
 	perms map[string][]string
+	// signing holds the token signing keys; tokens checks first-party
+	// access tokens against them.
+	signing *keySet
+	tokens  *verify.Verifier
 }
 
 // touchInterval throttles last_seen writes to one a minute per session.
@@ -139,6 +144,10 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 	a.auditLog = newAuditLog(store, a.clock.Now, func(msg string, args ...any) { a.log.Warn(msg, args...) })
 	if cfg.SessionCacheTTL > 0 {
 		a.cache = newSessionCache(cfg.SessionCacheTTL, cfg.SessionCacheSize)
+	}
+	a.signing = &keySet{store: store, ring: a.keys, cfg: cfg.Tokens, now: a.clock.Now}
+	if a.tokens, err = a.newTokenVerifier(); err != nil {
+		return nil, fmt.Errorf("token verifier: %w", err)
 	}
 	return a, nil
 }

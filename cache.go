@@ -64,6 +64,21 @@ func (c *sessionCache) get(hash string, now time.Time) (Session, User, map[strin
 	return e.session, e.user, e.perms, true
 }
 
+// getByID is get by session id.
+func (c *sessionCache) getByID(id string, now time.Time) (Session, User, map[string]bool, bool) {
+	c.mu.Lock()
+	hash, ok := c.byID[id]
+	c.mu.Unlock()
+	if !ok {
+		return Session{}, User{}, nil, false
+	}
+	s, u, perms, ok := c.get(hash, now)
+	if !ok || s.ID != id {
+		return Session{}, User{}, nil, false
+	}
+	return s, u, perms, true
+}
+
 // generation returns the invalidation counter to pass to put.
 func (c *sessionCache) generation() uint64 {
 	c.mu.Lock()

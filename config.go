@@ -109,6 +109,28 @@ type Config struct {
 	BreachedPasswords BreachCheck
 	// AuditRetention is how long audit events are kept (default 365 days).
 	AuditRetention time.Duration
+	// Tokens configures first-party access tokens and the signing keys.
+	Tokens TokenConfig
+}
+
+// TokenConfig configures the short-lived access tokens minted from a
+// session (Auth.Token) and the keys that sign them.
+type TokenConfig struct {
+	// Audience is the aud of first-party access tokens: what services of
+	// this deployment check (default PublicURL).
+	Audience string
+	// TTL is how long an access token lives (default and maximum 5m, at
+	// least 30s). Outside Gatehouse a revoked session's token lives until
+	// then.
+	TTL time.Duration
+	// Algorithm signs access tokens: EdDSA (default), ES256 or RS256 for
+	// verifiers that lack EdDSA.
+	Algorithm string
+	// KeyRotation is how often each signing key is replaced (default 30
+	// days, at least 2h). A new key is published JWKSPublishLead before it
+	// signs; the old one stays published until everything it signed has
+	// expired.
+	KeyRotation time.Duration
 }
 
 // BreachCheck configures the breached-password check at sign-up, password
@@ -287,6 +309,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SessionCacheSize <= 0 {
 		c.SessionCacheSize = 100_000
+	}
+	if c.Tokens, err = c.Tokens.withDefaults(c.PublicURL); err != nil {
+		return c, err
 	}
 	if c.HashQueue < 0 || c.HashWorkers < 0 || c.HashMaxWait < 0 {
 		return c, fmt.Errorf("HashWorkers, HashQueue and HashMaxWait must not be negative")
@@ -472,4 +497,33 @@ func WithInsecurePasswordHashingForTests() Option {
 		p := secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 		o.hashCost = &p
 	}
+}
+
+func (t TokenConfig) withDefaults(publicURL string) (TokenConfig, error) {
+	if t.Audience == "" {
+		t.Audience = publicURL
+	}
+	if len(t.Audience) > 256 || strings.ContainsAny(t.Audience, " \t\r\n\"") {
+		return t, fmt.Errorf("Tokens.Audience %q must be one short string without spaces, like https://app.example.com", t.Audience)
+	}
+	switch {
+	case t.TTL == 0:
+		t.TTL = MaxAccessTokenTTL
+	case t.TTL < 30*time.Second || t.TTL > MaxAccessTokenTTL:
+		return t, fmt.Errorf("Tokens.TTL %s must be between 30s and %s: access tokens outlive a revocation everywhere but Gatehouse", t.TTL, MaxAccessTokenTTL)
+	}
+	switch t.Algorithm {
+	case "":
+		t.Algorithm = AlgEdDSA
+	case AlgEdDSA, AlgES256, AlgRS256:
+	default:
+		return t, fmt.Errorf("Tokens.Algorithm %q: use EdDSA, ES256 or RS256", t.Algorithm)
+	}
+	switch {
+	case t.KeyRotation == 0:
+		t.KeyRotation = 30 * 24 * time.Hour
+	case t.KeyRotation < 2*JWKSPublishLead:
+		return t, fmt.Errorf("Tokens.KeyRotation %s must be at least %s: a new key is published %s before it signs", t.KeyRotation, 2*JWKSPublishLead, JWKSPublishLead)
+	}
+	return t, nil
 }

@@ -31,6 +31,10 @@ const (
 	CodeInvalidToken Code = "invalid_token"
 	// CodeUnauthenticated (401): no valid session or token was presented.
 	CodeUnauthenticated Code = "unauthenticated"
+	// CodeInvalidAccessToken (401): the Authorization: Bearer token is not
+	// a valid first-party access token, or its session ended; answered with
+	// WWW-Authenticate: Bearer error="invalid_token" (RFC 6750 §3.1).
+	CodeInvalidAccessToken Code = "invalid_access_token"
 	// CodeInvalidCredentials (401): the email and password do not match an
 	// account. Identical whether or not the account exists.
 	CodeInvalidCredentials Code = "invalid_credentials"

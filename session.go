@@ -100,8 +100,16 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error
 	if len(token) != tokenLen {
 		return Principal{}, errUnauthenticated
 	}
+	return a.authenticate(ctx, sessionKey{hash: secret.HashToken(token)})
+}
+
+// sessionKey finds a session: by the hash of its token (a cookie) or by its
+// id (the sid of an access token).
+type sessionKey struct{ hash, id string }
+
+// authenticate loads the session k names, through the cache, and checks it.
+func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error) {
 	now := a.Now()
-	hash := secret.HashToken(token)
 	var (
 		s     Session
 		u     User
@@ -109,7 +117,11 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error
 		hit   bool
 	)
 	if a.cache != nil {
-		s, u, perms, hit = a.cache.get(hash, now)
+		if k.id != "" {
+			s, u, perms, hit = a.cache.getByID(k.id, now)
+		} else {
+			s, u, perms, hit = a.cache.get(k.hash, now)
+		}
 	}
 	if !hit {
 		var gen uint64
@@ -117,7 +129,11 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error
 			gen = a.cache.generation()
 		}
 		var err error
-		s, u, err = a.store.SessionByTokenHash(ctx, hash)
+		if k.id != "" {
+			s, u, err = a.store.SessionByID(ctx, k.id)
+		} else {
+			s, u, err = a.store.SessionByTokenHash(ctx, k.hash)
+		}
 		if err != nil {
 			return Principal{}, storeError("load session", err, errUnauthenticated)
 		}
@@ -137,7 +153,7 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error
 		} else {
 			s.LastSeenAt = now
 			if a.cache != nil {
-				a.cache.touch(hash, now)
+				a.cache.touch(s.TokenHash, now)
 			}
 		}
 	}
@@ -219,12 +235,13 @@ const (
 )
 
 // Removed counts what DeleteExpired removed.
-type Removed struct{ Sessions, Links, Mail, Devices, Throttles, Audit int }
+type Removed struct{ Sessions, Links, Mail, Devices, Throttles, Audit, Keys int }
 
 // DeleteExpired removes sessions past either timeout, expired one-time
 // links, mail records finished more than 30 days ago, devices not seen for
 // 400 days, sign-in failure counters older than a day and audit events past
-// Config.AuditRetention; the server runs it periodically. It goes on past a failure
+// Config.AuditRetention, and signing keys no token can need any more; the
+// server runs it periodically. It goes on past a failure
 // and returns the first error with what it did remove.
 func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	now := a.Now()
@@ -247,6 +264,7 @@ func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 		return a.store.DeleteAttemptsBefore(ctx, now.Add(-24*time.Hour-a.cfg.Throttle.MaxDelay))
 	})
 	step("delete old audit events", &r.Audit, func() (int, error) { return a.store.DeleteAuditBefore(ctx, now.Add(-a.cfg.AuditRetention)) })
+	step("delete expired signing keys", &r.Keys, func() (int, error) { return a.store.DeleteExpiredSigningKeys(ctx, now) })
 	if len(errs) > 0 {
 		return r, errs[0]
 	}

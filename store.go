@@ -25,6 +25,7 @@ type Store interface {
 	MailStore
 	ThrottleStore
 	AuditStore
+	KeyStore
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -83,6 +84,9 @@ type SessionStore interface {
 	// SessionByTokenHash returns the session and its user (with roles and
 	// disabled state), or ErrNotFound. It does not check expiry.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
+	// SessionByID is SessionByTokenHash by session id (the sid of an
+	// access token).
+	SessionByID(ctx context.Context, id string) (Session, User, error)
 	// TouchSession sets LastSeenAt (never moving it backwards).
 	TouchSession(ctx context.Context, sessionID string, at time.Time) error
 	// ListSessions returns the user's sessions, newest first. Expiry is the
@@ -150,4 +154,24 @@ type DeviceStore interface {
 	// ForgetDevicesBefore deletes devices last seen before t; it returns how
 	// many.
 	ForgetDevicesBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// KeyStore holds the token signing keys, their private halves sealed under
+// the master secret.
+type KeyStore interface {
+	// SigningKeys returns every stored key, oldest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey inserts k and, in the same transaction, sets the
+	// expiry of every other key of k.Algorithm that has none to
+	// retireOthersAt. ErrConflict, with nothing changed, when a key of
+	// k.Algorithm already has k.Generation: of N nodes rotating at once
+	// exactly one succeeds.
+	AddSigningKey(ctx context.Context, k SigningKey, retireOthersAt time.Time) error
+	// ResealSigningKey replaces the sealed private key of id if it still
+	// equals old (compare-and-swap), after a master-secret rotation. It
+	// reports whether it replaced it.
+	ResealSigningKey(ctx context.Context, id string, old, new []byte) (bool, error)
+	// DeleteExpiredSigningKeys removes keys whose expiry is set and before
+	// now, and returns how many.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 }

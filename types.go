@@ -73,6 +73,10 @@ type Principal struct {
 	// CrossOrigin is set by the web edge on a state-changing request from
 	// another origin authenticated by the cookie; Authorize refuses it.
 	CrossOrigin bool
+	// Bearer is set when an access token, not the session cookie,
+	// authenticated the request. Such a principal cannot mint tokens or
+	// change the account's credentials: a token is not a session.
+	Bearer bool
 }
 
 // Can reports whether the principal holds permission.
@@ -101,4 +105,23 @@ type EmailToken struct {
 	EmailNormalized string
 	CreatedAt       time.Time
 	ExpiresAt       time.Time
+}
+
+// SigningKey is a token signing key as stored: its private half sealed
+// under the master secret. A key is published (JWKS) from CreatedAt, signs
+// from ActiveAt until a newer key of its algorithm is active, and leaves the
+// JWKS at ExpiresAt (zero while it has no successor), once every token it
+// signed has expired.
+type SigningKey struct {
+	// ID is the kid of the tokens it signs.
+	ID        string
+	Algorithm string // EdDSA, RS256 or ES256
+	// Generation numbers the keys of one algorithm: 1, 2, …
+	Generation int
+	// Sealed is the PKCS #8 private key sealed with the master keyring,
+	// bound to ID.
+	Sealed    []byte
+	CreatedAt time.Time
+	ActiveAt  time.Time
+	ExpiresAt time.Time
 }

@@ -16,7 +16,7 @@ func status(c gatehouse.Code) int {
 	switch c {
 	case gatehouse.CodeInvalidRequest, gatehouse.CodeInvalidEmail, gatehouse.CodeInvalidPassword, gatehouse.CodeInvalidName, gatehouse.CodeInvalidToken:
 		return http.StatusBadRequest
-	case gatehouse.CodeUnauthenticated, gatehouse.CodeInvalidCredentials:
+	case gatehouse.CodeUnauthenticated, gatehouse.CodeInvalidCredentials, gatehouse.CodeInvalidAccessToken:
 		return http.StatusUnauthorized
 	case gatehouse.CodeForbidden, gatehouse.CodeCrossOrigin, gatehouse.CodeReauthenticationRequired,
 		gatehouse.CodeAccountDisabled, gatehouse.CodeEmailNotVerified, gatehouse.CodeIncorrectPassword:
@@ -75,8 +75,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func setErrorHeaders(w http.ResponseWriter, e *gatehouse.Error, st int) {
-	if st == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Cookie realm="gatehouse"`)
+	switch {
+	case e.Code == gatehouse.CodeInvalidAccessToken:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+	case st == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Cookie realm="gatehouse", Bearer realm="gatehouse"`)
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))

@@ -36,7 +36,7 @@ type Handler struct {
 	linkCookie   string
 	// langCookie keeps the language picked on a page.
 	langCookie string
-	mailbox      *mailbox.Mailbox
+	mailbox    *mailbox.Mailbox
 	// publicHost is the public URL's host[:port], the only Host the
 	// development mailbox answers.
 	publicHost string
@@ -165,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // corsPreflight adds CORS headers for allowed origins on the JSON API and
 // answers preflight requests. It reports whether the request is done.
 func (h *Handler) corsPreflight(w http.ResponseWriter, r *http.Request) bool {
-	if !strings.HasPrefix(r.URL.Path, h.base+"/api/") {
+	if !strings.HasPrefix(r.URL.Path, h.base+"/api/") || h.isTokenRoute(r) {
 		return false
 	}
 	origin := r.Header.Get("Origin")
@@ -179,7 +179,7 @@ func (h *Handler) corsPreflight(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
-	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

@@ -17,6 +17,16 @@ var errCrossOrigin = &gatehouse.Error{Code: gatehouse.CodeCrossOrigin, Message: 
 // the check itself failed (storage down): callers must then refuse, never
 // treat the request as signed in or as anonymous-and-fine.
 func (h *Handler) authenticate(r *http.Request) (gatehouse.Principal, bool, error) {
+	if tok, ok := bearerToken(r); ok {
+		// A Bearer token is authoritative: an invalid one is refused, not
+		// ignored in favour of a cookie. It cannot be sent by another
+		// site's page, so it needs no cross-origin check.
+		p, err := h.auth.AuthenticateBearer(r.Context(), tok)
+		if err != nil {
+			return gatehouse.Principal{}, false, err
+		}
+		return p, true, nil
+	}
 	c, err := r.Cookie(h.cookie)
 	if err != nil || c.Value == "" {
 		return gatehouse.Principal{}, false, nil
@@ -34,10 +44,24 @@ func (h *Handler) authenticate(r *http.Request) (gatehouse.Principal, bool, erro
 	return p, true, nil
 }
 
+// bearerToken returns the token of an Authorization: Bearer header (RFC 6750
+// §2.1; the scheme is case-insensitive). Other schemes (Basic from a proxy
+// in front) are not ours and are ignored. A malformed Bearer value is
+// returned as is, for the verifier to refuse. Tokens are never read from
+// the query string or a form.
+func bearerToken(r *http.Request) (string, bool) {
+	v := r.Header.Get("Authorization")
+	if len(v) < 6 || !strings.EqualFold(v[:6], "bearer") || (len(v) > 6 && v[6] != ' ') {
+		return "", false
+	}
+	return strings.TrimSpace(v[6:]), true
+}
+
 // privateHeaders marks a response as depending on the cookie and holding
 // user data.
 func privateHeaders(w http.ResponseWriter) {
 	addVary(w, "Cookie")
+	addVary(w, "Authorization")
 	w.Header().Set("Cache-Control", "private, no-store")
 }
 
@@ -48,6 +72,7 @@ func (h *Handler) Load(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = h.begin(w, r)
 		addVary(w, "Cookie")
+		addVary(w, "Authorization")
 		p, ok, err := h.authenticate(r)
 		if err != nil {
 			h.refuse(w, r, err)

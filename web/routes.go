@@ -22,6 +22,7 @@ func (h *Handler) routes() {
 	api("POST /sign-in", h.public(h.apiSignIn))
 	api("POST /sign-out", h.public(h.apiSignOut))
 	api("GET /session", h.private(h.apiSession))
+	api("POST /token", h.private(h.apiToken))
 	api("POST /reauthenticate", h.private(h.apiReauthenticate))
 	api("GET /sessions", h.private(h.apiSessions))
 	api("DELETE /sessions/{id}", h.private(h.apiRevokeSession))
@@ -75,6 +76,7 @@ func (h *Handler) routes() {
 		page("GET /dev/mailbox/{id}", http.HandlerFunc(h.pageMailboxMessage))
 	}
 	page("GET /assets/{file}", http.HandlerFunc(h.stylesheet))
+	page("GET /.well-known/jwks.json", http.HandlerFunc(h.jwks))
 	page("GET /{$}", http.RedirectHandler(h.path("/account"), http.StatusSeeOther))
 
 	for _, p := range h.auth.Plugins() {

@@ -80,6 +80,10 @@ type rawConfig struct {
 	BreachedTimeout       string     `yaml:"breached_passwords_timeout" env:"BREACHED_PASSWORDS_TIMEOUT"`
 	AuditRetention        string     `yaml:"audit_retention" env:"AUDIT_RETENTION"`
 	ProductName           string     `yaml:"product_name" env:"PRODUCT_NAME"`
+	TokenAudience         string     `yaml:"token_audience" env:"TOKEN_AUDIENCE"`
+	TokenTTL              string     `yaml:"token_ttl" env:"TOKEN_TTL"`
+	TokenAlgorithm        string     `yaml:"token_algorithm" env:"TOKEN_ALGORITHM"`
+	KeyRotation           string     `yaml:"key_rotation" env:"KEY_ROTATION"`
 	LogoURL               string     `yaml:"logo_url" env:"LOGO_URL"`
 	PrimaryColor          string     `yaml:"primary_color" env:"PRIMARY_COLOR"`
 	CustomCSSFile         string     `yaml:"custom_css_file" env:"CUSTOM_CSS_FILE"`
@@ -541,6 +545,13 @@ func resolve(raw rawConfig) (*settings, error) {
 		}
 	}
 
+	s.core.Tokens = gatehouse.TokenConfig{Audience: raw.TokenAudience, Algorithm: raw.TokenAlgorithm}
+	if s.core.Tokens.TTL, err = parseDuration("token_ttl", raw.TokenTTL); err != nil {
+		return nil, err
+	}
+	if s.core.Tokens.KeyRotation, err = parseDuration("key_rotation", raw.KeyRotation); err != nil {
+		return nil, err
+	}
 	s.theme = web.ThemeConfig{
 		LogoURL: raw.LogoURL, PrimaryColor: raw.PrimaryColor, CustomCSSFile: raw.CustomCSSFile,
 		TemplatesDir: raw.TemplatesDir, Messages: raw.Messages,

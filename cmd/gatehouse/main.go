@@ -74,6 +74,7 @@ type cli struct {
 	Users   usersCmd   `cmd:"" help:"Administer user accounts: create, list, disable, enable, delete, set-role, revoke-sessions, import."`
 	Mail    mailCmd    `cmd:"" help:"Inspect the mail outbox: gatehouse mail status."`
 	Audit   auditCmd   `cmd:"" help:"Read the audit log: gatehouse audit [--type …] [--user …] [--since 24h]; gatehouse audit export > events.jsonl."`
+	Keys    keysCmd    `cmd:"" help:"Token signing keys: gatehouse keys list; gatehouse keys rotate."`
 	Version versionCmd `cmd:"" help:"Print the version of this binary."`
 }
 

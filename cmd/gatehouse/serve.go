@@ -71,6 +71,9 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_SMTP_PASSWORD_FILE    file holding the SMTP password (instead of putting it in the URL)
   GATEHOUSE_SECURITY_NOTIFICATIONS  notices to send: password_changed, email_changed, new_device (default all) or none
   GATEHOUSE_MAIL_TEMPLATES_DIR    mail templates overriding or adding to the built-in ones ({locale}/{kind}.txt, .html)
+  GATEHOUSE_TOKEN_AUDIENCE        aud of the access tokens of POST /auth/api/token (default the public URL)
+  GATEHOUSE_TOKEN_TTL, _ALGORITHM access token lifetime (default and max 5m) and EdDSA (default), ES256 or RS256
+  GATEHOUSE_KEY_ROTATION          how often signing keys are replaced (default 720h)
   GATEHOUSE_PRODUCT_NAME          name shown on pages and in mail (default Gatehouse)
   GATEHOUSE_LOGO_URL, _PRIMARY_COLOR, _CUSTOM_CSS_FILE
                                   branding of the hosted pages: https logo URL, #rrggbb, a stylesheet
@@ -169,6 +172,11 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
+	}
+	// Signing keys exist before the first request, and a key that cannot be
+	// decrypted (wrong master secret) stops the start.
+	if _, err := auth.RotateKeys(ctx, false); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
 	}
 	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox), web.WithTheme(theme))
 
@@ -302,8 +310,8 @@ func opsMux(reg *prometheus.Registry) *http.ServeMux {
 	return mux
 }
 
-// cleanup deletes expired sessions, links and old records every
-// cleanupInterval until ctx ends.
+// cleanup deletes expired sessions, links and old records, and rotates the
+// signing keys when due, every cleanupInterval until ctx ends.
 func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 	t := time.NewTicker(cleanupInterval)
 	defer t.Stop()
@@ -312,12 +320,15 @@ func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if _, err := auth.RotateKeys(ctx, false); err != nil && ctx.Err() == nil {
+				log.Warn("rotating signing keys failed; will retry", "err", err)
+			}
 			r, err := auth.DeleteExpired(ctx)
 			if err != nil && ctx.Err() == nil {
 				log.Warn("deleting expired records failed; will retry", "err", err)
 			}
 			if r != (gatehouse.Removed{}) {
-				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices)
+				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices, "keys", r.Keys)
 			}
 		}
 	}

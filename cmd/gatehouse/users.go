@@ -145,16 +145,13 @@ type userArg struct {
 
 // withUser opens the core, finds the account and calls fn.
 func withUser(ctx context.Context, ce *commandEnv, idOrEmail string, fn func(*adminEnv, gatehouse.User) error) error {
-	sess, err := openAuth(ctx, ce)
-	if err != nil {
-		return err
-	}
-	defer sess.close()
-	u, err := sess.auth.FindUser(ctx, idOrEmail)
-	if err != nil {
-		return err
-	}
-	return fn(sess, u)
+	return withAuth(ctx, ce, func(sess *adminEnv) error {
+		u, err := sess.auth.FindUser(ctx, idOrEmail)
+		if err != nil {
+			return err
+		}
+		return fn(sess, u)
+	})
 }
 
 // usersDisableCmd disables an account.

@@ -311,3 +311,24 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+func TestKeysListAndRotate(t *testing.T) {
+	env := baseEnv(t)
+	out := gh(t, env, "", "keys", "list").ok(t).stdout
+	if !strings.Contains(out, "EdDSA") || !strings.Contains(out, "signing") {
+		t.Fatalf("keys list:\n%s", out)
+	}
+	// The first rotation creates the missing RS256 key and rotates EdDSA.
+	out = gh(t, env, "", "keys", "rotate").ok(t).stdout
+	if !strings.Contains(out, "Published new EdDSA keys") || !strings.Contains(out, "next") || !strings.Contains(out, "RS256") {
+		t.Fatalf("keys rotate:\n%s", out)
+	}
+	out = gh(t, env, "", "keys", "rotate").ok(t).stdout
+	if !strings.Contains(out, "Published new EdDSA and RS256 keys") {
+		t.Fatalf("second keys rotate:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(gh(t, env, "", "keys", "list", "--json").ok(t).stdout), "\n")
+	if len(lines) != 5 || strings.Count(strings.Join(lines, ""), `"signing":true`) != 2 {
+		t.Fatalf("after two rotations want 5 keys, 2 signing, got:\n%s", strings.Join(lines, "\n"))
+	}
+}

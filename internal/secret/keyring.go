@@ -145,6 +145,12 @@ func (k *Keyring) Open(purpose string, sealed, additionalData []byte) ([]byte, e
 	return nil, ErrDecrypt
 }
 
+// SealedWithCurrent reports whether sealed names the current master
+// secret, i.e. whether data opened with a previous one should be re-sealed.
+func (k *Keyring) SealedWithCurrent(sealed []byte) bool {
+	return len(sealed) >= keyIDLen && string(sealed[:keyIDLen]) == k.keys[0].id
+}
+
 // ParseSecret decodes a master secret written as hexadecimal, as it appears
 // in configuration: at least 64 hex digits (32 bytes), surrounding whitespace
 // ignored. Generate one with, for example, `openssl rand -hex 32`. Errors

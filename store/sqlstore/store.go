@@ -374,6 +374,16 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, next gatehouse.
 // SessionByTokenHash returns the session and its user (with roles and
 // disabled state) in one query, or ErrNotFound. It does not check expiry.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (gatehouse.Session, gatehouse.User, error) {
+	return s.sessionWhere(ctx, "session by token hash", "s.token_hash", tokenHash)
+}
+
+// SessionByID returns the session with this id and its user, or ErrNotFound.
+func (s *Store) SessionByID(ctx context.Context, id string) (gatehouse.Session, gatehouse.User, error) {
+	return s.sessionWhere(ctx, "session by id", "s.id", id)
+}
+
+// sessionWhere loads the session whose column (a constant) equals value.
+func (s *Store) sessionWhere(ctx context.Context, op, column, value string) (gatehouse.Session, gatehouse.User, error) {
 	var (
 		u                gatehouse.User
 		roles            string
@@ -384,13 +394,13 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (gateh
 		s.absolute_expires_at, s.authenticated_at, s.amr, s.aal, s.ip, s.user_agent,
 		u.id, u.email, u.email_normalized, u.email_verified, u.name, u.roles, u.disabled, u.created_at, u.updated_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1`, tokenHash),
+		WHERE `+column+` = $1`, value),
 		&u.ID, &u.Email, &u.EmailNormalized, &verified, &u.Name, &roles, &dis, &created, &updated)
 	if err != nil {
-		return gatehouse.Session{}, gatehouse.User{}, errorf("session by token hash", err)
+		return gatehouse.Session{}, gatehouse.User{}, errorf(op, err)
 	}
 	if u.Roles, err = decodeList(roles); err != nil {
-		return gatehouse.Session{}, gatehouse.User{}, errorf("session by token hash", err)
+		return gatehouse.Session{}, gatehouse.User{}, errorf(op, err)
 	}
 	u.EmailVerified, u.Disabled = verified, dis
 	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)

@@ -112,6 +112,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListAuditCursorAndLimit", testListAuditCursorAndLimit},
 		{"AuditMetacharacters", testAuditMetacharacters},
 		{"DeleteAuditBefore", testDeleteAuditBefore},
+		{"SigningKeys", testSigningKeys},
+		{"ConcurrentAddSigningKey", testConcurrentAddSigningKey},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -697,6 +699,15 @@ func testSessionByTokenHash(t *testing.T, s Store) {
 	}
 	_, _, err = s.SessionByTokenHash(ctx, "hash_missing")
 	wantErr(t, "SessionByTokenHash(missing)", err, gatehouse.ErrNotFound)
+
+	byS, byU, err := s.SessionByID(ctx, ses.ID)
+	if err != nil || !reflect.DeepEqual(byS, gotS) || !reflect.DeepEqual(byU, gotU) {
+		t.Fatalf("SessionByID = %+v, %+v, %v; want what SessionByTokenHash returned", byS, byU, err)
+	}
+	_, _, err = s.SessionByID(ctx, "ses_missing")
+	wantErr(t, "SessionByID(missing)", err, gatehouse.ErrNotFound)
+	_, _, err = s.SessionByID(ctx, ses.TokenHash)
+	wantErr(t, "SessionByID(a token hash)", err, gatehouse.ErrNotFound)
 
 	// Expiry is the caller's business.
 	old := newSession("ses_old", u.ID, t0.Add(-1000*time.Hour))
