@@ -144,8 +144,11 @@ func (a *Auth) newTokenVerifier() (*verify.Verifier, error) {
 func (a *Auth) AuthenticateBearer(ctx context.Context, token string) (Principal, error) {
 	claims, err := a.tokens.Verify(ctx, token)
 	if err != nil {
+		// Keys that cannot be loaded (database down, a master secret that
+		// does not open them) say nothing about the token: fail closed with
+		// a 5xx, never a 401 that tells the client to drop a good token.
 		var ve *verify.Error
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) && ve.Reason != verify.ReasonKeysUnavailable {
 			return Principal{}, errBadAccessToken
 		}
 		return Principal{}, internalError("verify token", err)

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/catalog"
@@ -350,13 +349,34 @@ func (h *Handler) accountSessions(r *http.Request, d *pageData) error {
 		return err
 	}
 	for _, s := range ss {
-		d.Sessions = append(d.Sessions, sessionView{
-			ID: s.ID, Device: useragent.Describe(s.UserAgent), IP: s.IP,
-			CreatedAt: s.CreatedAt.UTC().Format(time.DateTime + " UTC"), LastSeenAt: s.LastSeenAt.UTC().Format(time.DateTime + " UTC"),
+		v := sessionView{
+			ID: s.ID, Device: deviceName(d.loc, s.UserAgent), IP: s.IP,
+			CreatedAt: s.CreatedAt.UTC().Format(sessionTime), LastSeenAt: s.LastSeenAt.UTC().Format(sessionTime),
 			Current: s.ID == p.Session.ID,
-		})
+		}
+		if v.Current { // this device first
+			d.Sessions = append([]sessionView{v}, d.Sessions...)
+		} else {
+			d.Sessions = append(d.Sessions, v)
+		}
 	}
 	return nil
+}
+
+// sessionTime is how the account page writes times: the same in every
+// language.
+const sessionTime = "2006-01-02 15:04 UTC"
+
+// deviceName names a session's device in the page's language.
+func deviceName(loc *catalog.Locale, userAgent string) string {
+	browser, platform := useragent.Parse(userAgent)
+	if browser == "" {
+		browser = loc.T("device.unknown_browser")
+	}
+	if platform == "" {
+		return browser
+	}
+	return loc.T("device.on", "browser", browser, "platform", platform)
 }
 
 // pageUpdateProfile handles the account page's profile form.

@@ -9,7 +9,20 @@ import "strings"
 // Describe returns "<browser> on <system>", "<browser>", or "Unknown
 // browser", every word taken from a fixed list.
 func Describe(ua string) string {
-	browser := "Unknown browser"
+	browser, platform := Parse(ua)
+	if browser == "" {
+		browser = "Unknown browser"
+	}
+	if platform == "" {
+		return browser
+	}
+	return browser + " on " + platform
+}
+
+// Parse returns the browser and the platform named by ua, each from a fixed
+// vocabulary ("Firefox", "macOS"), or "" when unknown, for callers that put
+// them in words of another language.
+func Parse(ua string) (browser, platform string) {
 	for _, b := range []struct{ token, name string }{
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
 	} {
@@ -22,8 +35,8 @@ func Describe(ua string) string {
 		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
 	} {
 		if strings.Contains(ua, o.token) {
-			return browser + " on " + o.name
+			return browser, o.name
 		}
 	}
-	return browser
+	return browser, ""
 }
