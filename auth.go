@@ -46,8 +46,9 @@ type Auth struct {
 	perms map[string][]string
 	// signing holds the token signing keys; tokens checks first-party
 	// access tokens against them.
-	signing *keySet
-	tokens  *verify.Verifier
+	signing  *keySet
+	tokens   *verify.Verifier
+	verified verifiedTokens
 }
 
 // touchInterval throttles last_seen writes to one a minute per session.
@@ -146,6 +147,7 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 		a.cache = newSessionCache(cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
 	a.signing = &keySet{store: store, ring: a.keys, cfg: cfg.Tokens, now: a.clock.Now}
+	a.verified.max = cfg.SessionCacheSize
 	if a.tokens, err = a.newTokenVerifier(); err != nil {
 		return nil, fmt.Errorf("token verifier: %w", err)
 	}

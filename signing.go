@@ -263,9 +263,10 @@ func generateKey(alg string) (crypto.Signer, error) {
 }
 
 // rotate adds the next key of every kept algorithm whose newest key is
-// older than the rotation period (or of every one, when force is set). The
-// new key is published now and signs from JWKSPublishLead on. It reports the
-// algorithms it rotated; concurrent rotations elsewhere are not an error.
+// older than the rotation period (or of every one, when force is set),
+// unless a next key is already published and waiting to sign. The new key is
+// published now and signs from JWKSPublishLead on. It reports the algorithms
+// it rotated; concurrent rotations elsewhere are not an error.
 func (k *keySet) rotate(ctx context.Context, force bool) ([]string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -286,8 +287,10 @@ func (k *keySet) rotate(ctx context.Context, force bool) ([]string, error) {
 				newest = s
 			}
 		}
-		// A key the load above just created is not rotated, forced or not.
-		if slices.Contains(created, alg) || !force && now.Sub(newest.CreatedAt) < k.cfg.KeyRotation {
+		// Not rotated: a key the load above just created; a next key that
+		// is published but not signing yet (so concurrent or repeated
+		// rotations add one key, not a queue of them); a key not due.
+		if slices.Contains(created, alg) || now.Before(newest.ActiveAt) || !force && now.Sub(newest.CreatedAt) < k.cfg.KeyRotation {
 			continue
 		}
 		err := k.addLocked(ctx, alg, newest.Generation+1, now.Add(JWKSPublishLead))

@@ -3,7 +3,9 @@ package gatehouse
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -142,7 +144,7 @@ func (a *Auth) newTokenVerifier() (*verify.Verifier, error) {
 // tokens and tokens signed by anything but this deployment's keys are
 // CodeUnauthenticated; a storage failure is an error, never a principal.
 func (a *Auth) AuthenticateBearer(ctx context.Context, token string) (Principal, error) {
-	claims, err := a.tokens.Verify(ctx, token)
+	claims, err := a.verifyAccessToken(ctx, token)
 	if err != nil {
 		// Keys that cannot be loaded (database down, a master secret that
 		// does not open them) say nothing about the token: fail closed with
@@ -168,6 +170,58 @@ func (a *Auth) AuthenticateBearer(ctx context.Context, token string) (Principal,
 	}
 	p.Bearer = true
 	return p, nil
+}
+
+// verifiedTokens remembers tokens whose signature and claims were checked,
+// until they expire, so a client sending the same token on every request
+// pays for one signature check, not one per request. Only the token's own
+// validity is cached: its session is checked on every request.
+type verifiedTokens struct {
+	mu  sync.Mutex
+	max int
+	m   map[[sha256.Size]byte]*verify.Claims
+}
+
+// verifyAccessToken is a.tokens.Verify through the verified-token cache.
+func (a *Auth) verifyAccessToken(ctx context.Context, token string) (*verify.Claims, error) {
+	if len(token) > verify.MaxTokenSize {
+		return a.tokens.Verify(ctx, token)
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := a.Now()
+	c := &a.verified
+	c.mu.Lock()
+	claims, ok := c.m[sum]
+	if ok && !now.Before(claims.Expiry) {
+		delete(c.m, sum)
+		ok = false
+	}
+	c.mu.Unlock()
+	if ok {
+		return claims, nil
+	}
+	claims, err := a.tokens.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[[sha256.Size]byte]*verify.Claims)
+	}
+	if len(c.m) >= c.max {
+		// Full: drop expired entries, else any one (map order is random).
+		for k, v := range c.m {
+			if !now.Before(v.Expiry) || len(c.m) >= c.max {
+				delete(c.m, k)
+			}
+			if len(c.m) < c.max/2 {
+				break
+			}
+		}
+	}
+	c.m[sum] = claims
+	c.mu.Unlock()
+	return claims, nil
 }
 
 var errTokenFromToken = &Error{Code: CodeForbidden, Message: "Access tokens come from the session cookie, not from another token."}

@@ -88,3 +88,58 @@ func BenchmarkSignIn(b *testing.B) {
 		}
 	}
 }
+
+// mintToken signs up a user and mints an access token from its session.
+func mintToken(b *testing.B, auth *gatehouse.Auth) string {
+	ctx := context.Background()
+	res, err := auth.SignUp(ctx, gatehouse.SignUpInput{Email: "token@example.com", Password: "correct horse battery staple"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := auth.Authenticate(ctx, res.Token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := auth.Token(gatehouse.WithPrincipal(ctx, p))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok.Token
+}
+
+// BenchmarkTokenIssue measures Auth.Token: one EdDSA signature and the
+// claims' encoding.
+func BenchmarkTokenIssue(b *testing.B) {
+	auth := authtest.New(b, gatehouse.Config{})
+	mintToken(b, auth)
+	ctx := context.Background()
+	res, _ := auth.SignIn(ctx, gatehouse.SignInInput{Email: "token@example.com", Password: "correct horse battery staple"})
+	p, _ := auth.Authenticate(ctx, res.Token)
+	ctx = gatehouse.WithPrincipal(ctx, p)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := auth.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBearerCheck measures Require with an access token: the token
+// (verified once, then from the verified-token cache) and its session (the
+// session cache), the cost every Bearer request pays; compare with
+// BenchmarkSessionCheckCacheHit.
+func BenchmarkBearerCheck(b *testing.B) {
+	auth := authtest.New(b, gatehouse.Config{})
+	tok := mintToken(b, auth)
+	h := web.New(auth).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	req := httptest.NewRequest("GET", "/app/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNoContent {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}

@@ -46,6 +46,10 @@ const fuzzCookie = "gatehouse_session"
 // valid session token of the target's edge, which is random per run.
 const tokenPlaceholder = "{token}"
 
+// jwtPlaceholder in an Authorization seed stands for a valid access token
+// minted from that session.
+const jwtPlaceholder = "{jwt}"
+
 // fuzzEnv is the edge one fuzz target feeds. It is built once per fuzz
 // process and shared by every input, so the inputs run one after another
 // against a database that keeps what earlier inputs created.
@@ -150,6 +154,7 @@ var catalogue = map[gatehouse.Code]int{
 	gatehouse.CodeInvalidToken:             400,
 	gatehouse.CodeUnauthenticated:          401,
 	gatehouse.CodeInvalidCredentials:       401,
+	gatehouse.CodeInvalidAccessToken:       401,
 	gatehouse.CodeForbidden:                403,
 	gatehouse.CodeCrossOrigin:              403,
 	gatehouse.CodeReauthenticationRequired: 403,
@@ -507,14 +512,24 @@ func FuzzSessionCookie(f *testing.F) {
 }
 
 // FuzzAuthorizationHeader sends any Authorization header (newlines
-// separate repeated fields; {token} stands for the valid session token)
-// to GET /auth/api/session and to a route behind Require, without a cookie
-// and with the valid one. Gatehouse reads no Authorization header today:
-// sessions live in the cookie only, and bearer tokens (JWT) come with the
-// tokens issue, which will change this target. So: without the cookie,
-// always 401 with WWW-Authenticate and the JSON error "unauthenticated" —
-// even for the session token as a bearer token; with it, always 200. No
-// panic, no 5xx.
+// separate repeated fields; {token} stands for the valid session token,
+// {jwt} for a valid access token minted from that session) to GET
+// /auth/api/session and to a route behind Require, without a cookie and
+// with the valid one. Every Authorization field is read: several Bearer
+// credentials are refused together. Properties:
+//
+//   - no panic, no 5xx;
+//   - a Bearer credential (the scheme case-insensitive and followed by a
+//     space, or alone; RFC 6750 §2.1) is authoritative: 200 for the
+//     user exactly when the credential, without its surrounding spaces,
+//     is the valid access token — with or without the cookie; anything
+//     else, the session token included, is 401 with the JSON error
+//     "invalid_access_token" and WWW-Authenticate: Bearer
+//     error="invalid_token", even with the valid cookie;
+//   - any other scheme (a proxy's Basic, Digest, "Bearer" glued to the
+//     token) is ignored and the cookie decides: with it 200, without it
+//     401 "unauthenticated" with WWW-Authenticate;
+//   - a 200 names the session's user.
 func FuzzAuthorizationHeader(f *testing.F) {
 	for _, s := range []string{
 		"Bearer {token}",
@@ -529,18 +544,54 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		"Bearer {token}\nBasic YWRtaW46YWRtaW4=",
 		"Bearer ťöķéñ",
 		"Digest username=\"admin\", realm=\"gatehouse\", response=\"x\"",
+		"Bearer {jwt}",
+		"bearer {jwt}",
+		"BEARER {jwt}",
+		"Bearer   {jwt}",
+		"Bearer{jwt}",
+		"Bearer\t{jwt}",
+		"Bearer {jwt}.",
+		"Bearer {jwt}x",
+		"Bearer {jwt}.{jwt}",
+		"Bearer {jwt} {jwt}",
+		"Bearer {jwt}, Basic YWRtaW46YWRtaW4=",
+		"Bearer {jwt}\nBasic YWRtaW46YWRtaW4=",
+		"Basic YWRtaW46YWRtaW4=\nBearer {jwt}",
+		"Bearer {jwt}\nBearer junk",
+		"Token {jwt}",
+		"gatehouse_session={jwt}",
 	} {
 		f.Add(s)
 	}
 	f.Add("Bearer " + strings.Repeat("A", 8<<10))
 
 	e := newFuzzEnv(f)
-	token, _ := e.newSession(f)
+	token, email := e.newSession(f)
+	p, err := e.auth.Authenticate(context.Background(), token)
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The fuzz clock never moves, so the token stays valid for the run.
+	jwt, err := e.auth.Token(gatehouse.WithPrincipal(context.Background(), p))
+	if err != nil {
+		f.Fatal(err)
+	}
 	routes := []string{"/auth/api/session", "/app/notes"}
 	f.Fuzz(func(t *testing.T, authorization string) {
-		values, ok := wireHeaders(strings.ReplaceAll(authorization, tokenPlaceholder, token))
+		values, ok := wireHeaders(strings.NewReplacer(tokenPlaceholder, token, jwtPlaceholder, jwt.Token).Replace(authorization))
 		if !ok {
 			return
+		}
+		// Every Bearer field counts: one decides, two or more are refused.
+		credential, isBearer, bearers := "", false, 0
+		for _, v := range values {
+			if c, ok := bearerCredential(v); ok {
+				credential, isBearer = c, true
+				bearers++
+			}
+		}
+		if bearers > 1 {
+			credential = ""
 		}
 		for _, path := range routes {
 			for _, withCookie := range []bool{false, true} {
@@ -556,18 +607,34 @@ func FuzzAuthorizationHeader(f *testing.F) {
 				switch {
 				case w.Code >= 500:
 					t.Fatalf("GET %s: %d %q", path, w.Code, w.Body)
-				case withCookie:
-					if w.Code != http.StatusOK {
-						t.Fatalf("GET %s with the cookie: %d %q", path, w.Code, w.Body)
+				case isBearer && credential == jwt.Token, !isBearer && withCookie:
+					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), email) {
+						t.Fatalf("GET %s (Authorization %q, cookie %v): %d %q, want 200 for %s", path, values, withCookie, w.Code, w.Body, email)
+					}
+				case isBearer:
+					if code := checkJSONError(t, w); code != gatehouse.CodeInvalidAccessToken || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+						t.Fatalf("GET %s (Authorization %q, cookie %v): %d %q, WWW-Authenticate %q; want 401 invalid_access_token", path, values, withCookie, w.Code, code, w.Header().Get("WWW-Authenticate"))
 					}
 				default:
 					if code := checkJSONError(t, w); code != gatehouse.CodeUnauthenticated || w.Header().Get("WWW-Authenticate") == "" {
-						t.Fatalf("GET %s without a cookie: %d %q, WWW-Authenticate %q", path, w.Code, code, w.Header().Get("WWW-Authenticate"))
+						t.Fatalf("GET %s (Authorization %q) without a cookie: %d %q, WWW-Authenticate %q", path, values, w.Code, code, w.Header().Get("WWW-Authenticate"))
 					}
 				}
 			}
 		}
 	})
+}
+
+// bearerCredential reads an Authorization field value as RFC 9110 §11.4
+// does: the scheme runs to the first space. It returns the credential,
+// without surrounding spaces, and whether the scheme is Bearer (in any
+// case).
+func bearerCredential(v string) (string, bool) {
+	scheme, credential, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(credential), true
 }
 
 // formPages are the hosted forms anyone can post.

@@ -47,14 +47,21 @@ func (h *Handler) authenticate(r *http.Request) (gatehouse.Principal, bool, erro
 // bearerToken returns the token of an Authorization: Bearer header (RFC 6750
 // §2.1; the scheme is case-insensitive). Other schemes (Basic from a proxy
 // in front) are not ours and are ignored. A malformed Bearer value is
-// returned as is, for the verifier to refuse. Tokens are never read from
-// the query string or a form.
+// returned as is, for the verifier to refuse, and so are several Bearer
+// headers. Tokens are never read from the query string or a form.
 func bearerToken(r *http.Request) (string, bool) {
-	v := r.Header.Get("Authorization")
-	if len(v) < 6 || !strings.EqualFold(v[:6], "bearer") || (len(v) > 6 && v[6] != ' ') {
-		return "", false
+	found, token := 0, ""
+	for _, v := range r.Header.Values("Authorization") {
+		if len(v) < 6 || !strings.EqualFold(v[:6], "bearer") || (len(v) > 6 && v[6] != ' ') {
+			continue
+		}
+		found++
+		token = strings.TrimSpace(v[6:])
 	}
-	return strings.TrimSpace(v[6:]), true
+	if found > 1 {
+		return "", true // two Bearer credentials: refused, whichever is good
+	}
+	return token, found == 1
 }
 
 // privateHeaders marks a response as depending on the cookie and holding

@@ -92,6 +92,14 @@ func TestContract(t *testing.T) {
 		{"BreachedPasswords", testBreachedPasswords},
 		{"AccountPageForms", testAccountPageForms},
 		{"LanguageChoice", testLanguageChoice},
+		{"TokenEndpoint", testTokenEndpoint},
+		{"TokenClaims", testTokenClaims},
+		{"BearerAccess", testBearerAccess},
+		{"BearerAttacks", testBearerAttacks},
+		{"BearerExpiry", testBearerExpiry},
+		{"BearerRevocation", testBearerRevocation},
+		{"BearerOtherDeployment", testBearerOtherDeployment},
+		{"BearerFailsClosed", testBearerFailsClosed},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // keysCmd administers the token signing keys.
 type keysCmd struct {
 	List   keysListCmd   `cmd:"" default:"withargs" help:"List the published signing keys: which one signs, and when each was created, starts signing and leaves the JWKS."`
-	Rotate keysRotateCmd `cmd:"" help:"Publish a new signing key for each algorithm now; it signs one hour later, once every verifier can have fetched it. Old keys stay published until their tokens have expired."`
+	Rotate keysRotateCmd `cmd:"" help:"Publish a new signing key for each algorithm now; it signs one hour later, once every verifier can have fetched it. Old keys stay published until their tokens have expired. Does nothing for an algorithm whose next key is already waiting."`
 }
 
 type keysListCmd struct {
@@ -52,7 +52,7 @@ func (c *keysRotateCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return err
 		}
 		if len(rotated) == 0 {
-			fmt.Fprintln(ce.stdout, "No key rotated: another process rotated them a moment ago.")
+			fmt.Fprintln(ce.stdout, "No key rotated: the next keys are already published and waiting to sign (see below).")
 		} else {
 			fmt.Fprintf(ce.stdout, "Published new %s keys; they sign from %s. Running servers pick them up within a minute.\n",
 				strings.Join(rotated, " and "), sess.auth.Now().Add(gatehouse.JWKSPublishLead).UTC().Format(time.DateTime+" UTC"))
