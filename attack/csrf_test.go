@@ -209,6 +209,8 @@ var csrfRoutes = []csrfRoute{
 		request: func(v *csrfVictim) (string, any) {
 			return "/auth/api/email/change", map[string]string{"email": v.moved}
 		}},
+	{route: "POST /auth/api/token", legit: 200, // a token the attacker's page could read
+		request: func(v *csrfVictim) (string, any) { return "/auth/api/token", nil }},
 	{route: "POST /auth/api/email/change/confirm", legit: 200, prepare: sendEmailChange, effect: emailIs(moved),
 		request: func(v *csrfVictim) (string, any) {
 			return "/auth/api/email/change/confirm", map[string]string{"token": v.token}
@@ -234,6 +236,25 @@ var csrfRoutes = []csrfRoute{
 	{route: "POST /auth/account/email", legit: 303, effect: mails("email_change", moved, 1),
 		request: func(v *csrfVictim) (string, any) {
 			return "/auth/account/email", url.Values{"email": {v.moved}, "password": {Password}}
+		}},
+	{route: "POST /auth/account/profile", legit: 303,
+		request: func(v *csrfVictim) (string, any) { return "/auth/account/profile", url.Values{"name": {"Mallory"}} },
+		effect: func(t *testing.T, v *csrfVictim) {
+			if n := profile(t, v.c)["name"]; n != "Mallory" {
+				t.Errorf("name %v", n)
+			}
+		}},
+	{route: "POST /auth/account/password", legit: 303, effect: otherSessionDead,
+		request: func(v *csrfVictim) (string, any) {
+			return "/auth/account/password", url.Values{"current_password": {Password}, "new_password": {newPassword}}
+		}},
+	{route: "POST /auth/account/delete", legit: 303, effect: victimSignedOut,
+		request: func(v *csrfVictim) (string, any) {
+			return "/auth/account/delete", url.Values{"password": {Password}}
+		}},
+	{route: "POST /auth/language", legit: 303,
+		request: func(v *csrfVictim) (string, any) {
+			return "/auth/language", url.Values{"lang": {"fr"}, "return_to": {"/auth/account"}}
 		}},
 	{route: "POST /auth/forgot-password", legit: 303, effect: mails("password_reset", addr, 1),
 		request: func(v *csrfVictim) (string, any) {

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,40 +12,85 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// buildBinary compiles cmd/gatehouse once per test.
+// buildBinary compiles cmd/gatehouse, once per run of the tests.
 func buildBinary(t *testing.T) string {
+	t.Helper()
+	return buildOnce(t, "../cmd/gatehouse", "gatehouse")
+}
+
+// built holds the programs compiled for this run of the tests: linking one
+// takes seconds, and every test may use the same. TestMain removes them.
+var built struct {
+	mu    sync.Mutex
+	dir   string
+	paths map[string]string // package → program
+}
+
+// buildOnce compiles the package pkg (a path relative to e2e) as name the
+// first time a test asks for it, and returns the program's path.
+func buildOnce(t *testing.T, pkg, name string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: runs without -short")
 	}
-	bin := filepath.Join(t.TempDir(), "gatehouse")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/gatehouse")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.mu.Lock()
+	defer built.mu.Unlock()
+	if p, ok := built.paths[pkg]; ok {
+		return p
 	}
+	if built.dir == "" {
+		dir, err := os.MkdirTemp("", "gatehouse-e2e-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		built.dir, built.paths = dir, map[string]string{}
+	}
+	bin := filepath.Join(built.dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built.paths[pkg] = bin
 	return bin
+}
+
+// TestMain removes the programs the tests compiled.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 var listening = regexp.MustCompile(`Listening on (http://127\.0\.0\.1:\d+)`)
 
 // startBinary runs `gatehouse serve` with nothing configured but loopback
-// ports and a data directory, and returns its URL and how long it took to
-// be ready.
-func startBinary(t *testing.T, bin string) (string, time.Duration) {
+// ports, a data directory and env (NAME=value, applied last, so they win),
+// and returns its URL and how long it took to be ready.
+func startBinary(t *testing.T, bin string, env ...string) (string, time.Duration) {
+	t.Helper()
+	return startBinaryArgs(t, bin, nil, env...)
+}
+
+// startBinaryArgs is startBinary with flags given to the command before
+// "serve" (--config file.yaml).
+func startBinaryArgs(t *testing.T, bin string, args []string, env ...string) (string, time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, append(args[:len(args):len(args)], "serve")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GATEHOUSE_ADDR=127.0.0.1:0", "GATEHOUSE_OPS_ADDR=127.0.0.1:0", "GATEHOUSE_DATA_DIR="+filepath.Join(dir, "data"))
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr logBuffer // written by the process while the test reads it
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -70,7 +114,9 @@ func startBinary(t *testing.T, bin string) (string, time.Duration) {
 		}
 	})
 	urls := make(chan string, 1)
+	closed := make(chan struct{}) // stdout ended: the process exited
 	go func() {
+		defer close(closed)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
@@ -82,6 +128,9 @@ func startBinary(t *testing.T, bin string) (string, time.Duration) {
 	select {
 	case u := <-urls:
 		return u, time.Since(start)
+	case <-closed:
+		time.Sleep(100 * time.Millisecond) // let the last of stderr arrive
+		t.Fatalf("gatehouse exited at start:\n%s", stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("gatehouse did not start:\n%s", stderr.String())
 	}

@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
-// browser starts a headless Chromium for the test, or skips (fails under
-// GATEHOUSE_TEST_REQUIRE_ALL=1) when none is installed.
+// browser starts a headless Chromium for the test, with JavaScript off and
+// English as its language, or skips (fails under
+// GATEHOUSE_TEST_REQUIRE_ALL=1) when none is installed. When the test
+// fails, a screenshot of the page goes to its artifacts.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	if testing.Short() {
@@ -56,6 +59,17 @@ func browser(t *testing.T) context.Context {
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatalf("disable JavaScript: %v", err)
 	}
+	// The pages speak the browser's language: make it English whatever the
+	// machine's locale, so that tests can read the English texts.
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "en"}}); err != nil {
+		t.Fatalf("set Accept-Language: %v", err)
+	}
+	// Cleanups run last-in first-out: this one sees the browser still up.
+	t.Cleanup(func() {
+		if t.Failed() {
+			failureShot(t, ctx, "end of the test")
+		}
+	})
 	return ctx
 }
 
@@ -81,11 +95,16 @@ func appServer(t *testing.T) string {
 	return base
 }
 
+// step runs the actions of one step of a journey, what it is, within 15 s.
+// When one fails, a screenshot of the page at that moment, named after the
+// step, goes to the test's artifact directory (kept with go test
+// -artifacts) before the test fails.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
+		failureShot(t, ctx, what)
 		t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -96,6 +115,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	defer cancel()
 	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
+		failureShot(t, ctx, "read "+sel)
 		t.Fatalf("read %s: %v", sel, err)
 	}
 	return s

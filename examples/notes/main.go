@@ -6,6 +6,18 @@
 // Sign up, then give yourself the editor role to write notes:
 //
 //	GATEHOUSE_DATABASE_URL=sqlite:data/notes.db go run ./cmd/gatehouse users set-role you@example.com editor
+//
+// The environment can change where it runs:
+//
+//	NOTES_ADDR        listen address (default 127.0.0.1:3000); a port of 0
+//	                  picks a free one, and the URL printed names it
+//	NOTES_PUBLIC_URL  the URL users reach, used in emailed links (default
+//	                  http://localhost:3000, or the address listened on
+//	                  when NOTES_ADDR ends in :0)
+//	NOTES_DATA_DIR    where the SQLite file and the secret live (default
+//	                  data, created if missing)
+//
+// It prints the URL to open on its first line of output.
 package main
 
 import (
@@ -14,11 +26,15 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,13 +50,42 @@ var templates embed.FS
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
-	store, err := sqlite.Open(ctx, "data/notes.db")
+// run serves the app until ctx ends, configured by getenv, and prints the
+// URL to open on stdout.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	envOr := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := envOr("NOTES_ADDR", "127.0.0.1:3000")
+	dataDir := envOr("NOTES_DATA_DIR", "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	// Listen before configuring Gatehouse: with port 0 the public URL (the
+	// links in mail) must name the port actually chosen.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	publicURL := getenv("NOTES_PUBLIC_URL")
+	if publicURL == "" {
+		publicURL = "http://localhost:3000"
+		if strings.HasSuffix(addr, ":0") {
+			publicURL = "http://" + ln.Addr().String()
+		}
+	}
+	publicURL = strings.TrimSuffix(publicURL, "/")
+
+	store, err := sqlite.Open(ctx, filepath.Join(dataDir, "notes.db"))
 	if err != nil {
 		return err
 	}
@@ -48,12 +93,12 @@ func run(ctx context.Context) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	key, err := masterSecret("data/notes.secret")
+	key, err := masterSecret(filepath.Join(dataDir, "notes.secret"))
 	if err != nil {
 		return err
 	}
 	auth, err := gatehouse.New(gatehouse.Config{
-		PublicURL:       "http://localhost:3000",
+		PublicURL:       publicURL,
 		AfterSignInPath: "/app/",
 		Roles:           map[string][]string{"editor": {"notes:write"}},
 	}, store, gatehouse.WithSecret(key))
@@ -66,10 +111,10 @@ func run(ctx context.Context) error {
 	mb := mailbox.New(0)
 	go auth.DeliverMail(ctx, mb)
 
-	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: newApp(auth, mb), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: newApp(auth, mb), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
-	fmt.Println("notes: open http://localhost:3000 (mail: http://localhost:3000/auth/dev/mailbox)")
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+	fmt.Fprintf(stdout, "notes: open %s (mail: %s/auth/dev/mailbox)\n", publicURL, publicURL)
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		return err
 	}
 	return nil
