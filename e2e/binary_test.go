@@ -17,6 +17,25 @@ import (
 	"time"
 )
 
+// stopAtCleanup interrupts the process when the test ends and fails the
+// test unless it exits cleanly within 20 s.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, name string, stderr *logBuffer) {
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s did not shut down cleanly: %v\n%s", name, err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("%s did not stop within 20 s of SIGINT", name)
+		}
+	})
+}
+
 // buildBinary compiles cmd/gatehouse, once per run of the tests.
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -96,19 +115,8 @@ func startBinaryArgs(t *testing.T, bin string, args []string, env ...string) (st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stopAtCleanup(t, cmd, "gatehouse", &stderr)
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gatehouse did not shut down cleanly: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Error("gatehouse did not stop within 20 s of SIGINT")
-		}
 		if strings.Contains(stderr.String(), "password") && strings.Contains(stderr.String(), "correct horse") {
 			t.Error("a password reached the logs")
 		}

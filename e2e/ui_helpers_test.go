@@ -444,20 +444,7 @@ func startNotes(t *testing.T, bin string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("notes did not shut down cleanly: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Error("notes did not stop within 20 s of SIGINT")
-		}
-	})
+	stopAtCleanup(t, cmd, "notes", &stderr)
 	urls := make(chan string, 1)
 	closed := make(chan struct{})
 	go func() {

@@ -197,13 +197,7 @@ func (j *JWKS) Key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 		if !j.lastAttempt.IsZero() && now.Before(j.lastAttempt.Add(j.minRefresh)) {
 			err := j.lastErr
 			j.mu.Unlock()
-			switch {
-			case found:
-				return k, nil
-			case err != nil:
-				return jose.JSONWebKey{}, err
-			}
-			return jose.JSONWebKey{}, ErrUnknownKey
+			return lookupResult(k, found, err)
 		}
 		ch := make(chan struct{})
 		j.inflight = ch
@@ -229,14 +223,20 @@ func (j *JWKS) Key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 		}
 		k, found = j.keys[kid]
 		j.mu.Unlock()
-		switch {
-		case found:
-			return k, nil
-		case err != nil:
-			return jose.JSONWebKey{}, err
-		}
-		return jose.JSONWebKey{}, ErrUnknownKey
+		return lookupResult(k, found, err)
 	}
+}
+
+// lookupResult is a lookup's answer: the key when found, else the last
+// fetch error, else ErrUnknownKey.
+func lookupResult(k jose.JSONWebKey, found bool, err error) (jose.JSONWebKey, error) {
+	switch {
+	case found:
+		return k, nil
+	case err != nil:
+		return jose.JSONWebKey{}, err
+	}
+	return jose.JSONWebKey{}, ErrUnknownKey
 }
 
 // fetch gets and parses the set. It does not touch the cache.
