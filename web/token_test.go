@@ -71,16 +71,6 @@ func (c *client) mint() string {
 // bearer is an Authorization header presenting tok.
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-// wantBadToken fails unless r refuses a Bearer token: 401
-// invalid_access_token with the Bearer challenge.
-func wantBadToken(t *testing.T, r response) {
-	t.Helper()
-	want(t, r, 401, "invalid_access_token")
-	if got := r.Header.Get("WWW-Authenticate"); got != bearerChallenge {
-		t.Fatalf("WWW-Authenticate %q, want %q", got, bearerChallenge)
-	}
-}
-
 // refusedEverywhere sends the Authorization value to every Bearer route,
 // without a cookie and with owner's valid cookie: each must answer 401
 // invalid_access_token — a bad token is refused, never set aside for the
