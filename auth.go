@@ -49,6 +49,8 @@ type Auth struct {
 	signing  *keySet
 	tokens   *verify.Verifier
 	verified verifiedTokens
+	// fan shares invalidations with other nodes (nil: a single node).
+	fan *fanOut
 }
 
 // touchInterval throttles last_seen writes to one a minute per session.
@@ -148,6 +150,9 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 	}
 	a.signing = &keySet{store: store, ring: a.keys, cfg: cfg.Tokens, now: a.clock.Now}
 	a.verified.max = cfg.SessionCacheSize
+	if o.fanOut != nil {
+		a.fan = startFanOut(a, o.fanOut)
+	}
 	if a.tokens, err = a.newTokenVerifier(); err != nil {
 		return nil, fmt.Errorf("token verifier: %w", err)
 	}
@@ -158,6 +163,9 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 // waiting for running hashes. It does not close the store, which the
 // caller opened; call it before closing the store.
 func (a *Auth) Close() error {
+	if a.fan != nil {
+		a.fan.close()
+	}
 	a.auditLog.close()
 	a.pool.Close()
 	return nil

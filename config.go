@@ -432,6 +432,7 @@ type options struct {
 	limiter   Limiter
 	noLimits  bool
 	breach    BreachedPasswordChecker
+	fanOut    FanOut
 }
 
 // Clock is the source of time. The core never calls time.Now directly.

@@ -116,7 +116,8 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 		perms map[string]bool
 		hit   bool
 	)
-	if a.cache != nil {
+	useCache := a.cacheUsable()
+	if useCache {
 		if k.id != "" {
 			s, u, perms, hit = a.cache.getByID(k.id, now)
 		} else {
@@ -125,7 +126,7 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 	}
 	if !hit {
 		var gen uint64
-		if a.cache != nil {
+		if useCache {
 			gen = a.cache.generation()
 		}
 		var err error
@@ -138,7 +139,7 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 			return Principal{}, storeError("load session", err, errUnauthenticated)
 		}
 		perms = a.permissionsOf(u.Roles)
-		if a.cache != nil && a.live(s, u) {
+		if useCache && a.live(s, u) {
 			a.cache.put(gen, s, u, perms, now)
 		}
 	}
@@ -152,7 +153,7 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 			a.log.WarnContext(ctx, "session touch failed", "session_id", s.ID, "err", err)
 		} else {
 			s.LastSeenAt = now
-			if a.cache != nil {
+			if useCache {
 				a.cache.touch(s.TokenHash, now)
 			}
 		}
@@ -271,24 +272,16 @@ func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	return r, nil
 }
 
-// InvalidateCache drops every cached session record, for callers that learn
-// of a change made elsewhere (another node, the CLI).
-func (a *Auth) InvalidateCache() {
-	if a.cache != nil {
-		a.cache.purge()
-	}
-}
+// InvalidateCache drops every cached session record, here and, through the
+// fan-out, on every node.
+func (a *Auth) InvalidateCache() { a.invalidate(Invalidation{Kind: InvalidateAll}) }
 
 func (a *Auth) invalidateSession(id string) {
-	if a.cache != nil {
-		a.cache.invalidateSession(id)
-	}
+	a.invalidate(Invalidation{Kind: InvalidateSession, ID: id})
 }
 
 func (a *Auth) invalidateUser(id string) {
-	if a.cache != nil {
-		a.cache.invalidateUser(id)
-	}
+	a.invalidate(Invalidation{Kind: InvalidateUser, ID: id})
 }
 
 // cleanUserAgent makes a client-supplied User-Agent safe to store and show:

@@ -122,6 +122,13 @@ func (k *keySet) current(ctx context.Context) (keyState, error) {
 	return k.state, nil
 }
 
+// expire makes the next use reread the keys (another node rotated them).
+func (k *keySet) expire() {
+	k.mu.Lock()
+	k.loadedAt = time.Time{}
+	k.mu.Unlock()
+}
+
 // reloadForMiss rereads the keys after an unknown kid, at most once per
 // keyMissReload.
 func (k *keySet) reloadForMiss(ctx context.Context) (keyState, error) {
@@ -358,6 +365,9 @@ func (a *Auth) RotateKeys(ctx context.Context, force bool) ([]string, error) {
 	for _, alg := range rotated {
 		a.log.InfoContext(ctx, "signing key rotated", "algorithm", alg, "signs_from", a.Now().Add(JWKSPublishLead))
 		a.audit(ctx, AuditEvent{Type: EventKeyRotated, Reason: alg})
+	}
+	if len(rotated) > 0 {
+		a.invalidate(Invalidation{Kind: InvalidateKeys})
 	}
 	return rotated, nil
 }

@@ -1,8 +1,8 @@
-// Package redis shares Gatehouse's rate limits between nodes through Redis:
-// Limiter is a gatehouse.Limiter that counts in one atomic Lua script per
-// request, on the Redis server's clock, and falls back to a per-node
-// limiter while Redis is unreachable. Later, revocation fan-out (pub/sub)
-// lives here too, on the same client.
+// Package redis shares Gatehouse's rate limits and cache invalidations
+// between nodes through Redis: Limiter is a gatehouse.Limiter that counts in
+// one atomic Lua script per request, on the Redis server's clock, and falls
+// back to a per-node limiter while Redis is unreachable; FanOut is a
+// gatehouse.FanOut over pub/sub on the same client.
 //
 // This is not a Store: nothing here must be durable, and nothing here may
 // be relied on for a security decision that must fail closed. Only the

@@ -44,6 +44,29 @@ func newMetrics(reg prometheus.Registerer, auth *gatehouse.Auth) *metrics {
 	}, func() float64 { _, d := auth.AuditStats(); return float64(d) })
 	register(reg, auditWritten)
 	register(reg, auditDropped)
+	if auth.FanOutStats().Configured {
+		fanUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_fanout_up", Help: "1 while this node receives the other nodes' cache invalidations; 0 while it checks every session against the database instead.",
+		}, func() float64 {
+			if auth.FanOutStats().Up {
+				return 1
+			}
+			return 0
+		})
+		received := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_fanout_received_total", Help: "Cache invalidations received from the fan-out.",
+		}, func() float64 { return float64(auth.FanOutStats().Received) })
+		published := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_fanout_published_total", Help: "Cache invalidations this node sent to the others.",
+		}, func() float64 { return float64(auth.FanOutStats().Published) })
+		failed := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_fanout_publish_failures_total", Help: "Cache invalidations that could not be sent (other nodes then rely on the 10 s cache TTL).",
+		}, func() float64 { return float64(auth.FanOutStats().PublishFailures) })
+		register(reg, fanUp)
+		register(reg, received)
+		register(reg, published)
+		register(reg, failed)
+	}
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
 	m.signIns = register(reg, m.signIns)

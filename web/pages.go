@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -121,7 +122,7 @@ func (h *Handler) data(r *http.Request, page string) *pageData {
 		MinPassword: h.cfg.PasswordMinLength, loc: loc,
 	}
 	d.Title = loc.T(page + ".title")
-	d.ReturnTo = returnTo(r)
+	d.ReturnTo = h.returnTo(r)
 	if n := r.URL.Query().Get("notice"); notices[n] {
 		d.Notice = loc.T("notice." + n)
 	}
@@ -129,20 +130,25 @@ func (h *Handler) data(r *http.Request, page string) *pageData {
 }
 
 // returnTo is where the language picker brings the browser back: this
-// page, with its query (redirect_to must survive) but without lang, which
-// would override the choice just made, and without a notice, which was
-// shown already.
-func returnTo(r *http.Request) string {
-	if r.Method != http.MethodGet || r.URL.RawQuery == "" || len(r.URL.RawQuery) > 1024 {
+// page, keeping only the query parameters a page reads and only when they
+// are valid — a safe redirect_to (the flow must survive), a known
+// check-email topic — and never lang, which would override the choice just
+// made. Nothing else from the URL is reflected.
+func (h *Handler) returnTo(r *http.Request) string {
+	if r.Method != http.MethodGet || r.URL.RawQuery == "" || len(r.URL.RawQuery) > 2048 {
 		return r.URL.Path
 	}
-	q := r.URL.Query()
-	q.Del("lang")
-	q.Del("notice")
-	if len(q) == 0 {
+	in, out := r.URL.Query(), url.Values{}
+	if t, ok := h.safeRedirect(in.Get("redirect_to")); ok {
+		out.Set("redirect_to", t)
+	}
+	if f := in.Get("for"); checkEmailTopics[f] {
+		out.Set("for", f)
+	}
+	if len(out) == 0 {
 		return r.URL.Path
 	}
-	return r.URL.Path + "?" + q.Encode()
+	return r.URL.Path + "?" + out.Encode()
 }
 
 // notices are the confirmations a redirect can ask a page to show

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/catalog"
@@ -124,16 +125,17 @@ func NewTheme(c ThemeConfig) (*Theme, error) {
 	return t, nil
 }
 
-// builtinTheme is the theme of a Handler created without WithTheme. The
-// built-in templates and catalogues are compiled in and tested, so failing
-// here is a build defect, not a configuration error.
-func builtinTheme() *Theme {
+// builtinTheme is the theme of a Handler created without WithTheme, built
+// once per process (a Theme is immutable). The built-in templates and
+// catalogues are compiled in and tested, so failing here is a build defect,
+// not a configuration error.
+var builtinTheme = sync.OnceValue(func() *Theme {
 	t, err := NewTheme(ThemeConfig{})
 	if err != nil {
 		panic("web: built-in theme: " + err.Error())
 	}
 	return t
-}
+})
 
 func checkLogo(raw string) (logo, src string, err error) {
 	if raw == "" {

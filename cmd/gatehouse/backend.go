@@ -151,24 +151,36 @@ func openAuth(ctx context.Context, ce *commandEnv) (*adminEnv, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	a, closeExtra, err := newAuth(s, st, log, keys, nil, ce)
+	// The CLI counts no rate limits, but its changes reach the servers
+	// through the fan-out.
+	sh, err := openShared(ctx, s, log)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	return &adminEnv{settings: s, store: st, auth: a, log: log, closeExtra: closeExtra}, nil
+	sh.limiter = nil
+	a, closeExtra, err := newAuth(s, st, log, keys, sh, ce)
+	if err != nil {
+		sh.close()
+		_ = st.Close()
+		return nil, err
+	}
+	return &adminEnv{settings: s, store: st, auth: a, log: log, closeExtra: func() { closeExtra(); sh.close() }}, nil
 }
 
 // newAuth builds the core over st with the settings, the master secret,
-// the shared rate limiter (nil: in-process) and the options tests inject.
-// The returned close releases what newAuth opened besides the Auth.
-func newAuth(s *settings, st backend, log *slog.Logger, keys loadedSecret, limiter gatehouse.Limiter, ce *commandEnv) (*gatehouse.Auth, func(), error) {
+// what the node shares with others (sh) and the options tests inject. The
+// returned close releases what newAuth opened besides the Auth.
+func newAuth(s *settings, st backend, log *slog.Logger, keys loadedSecret, sh *shared, ce *commandEnv) (*gatehouse.Auth, func(), error) {
 	opts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithSecret(keys.current, keys.previous...)}
 	if s.mailTemplatesDir != "" {
 		opts = append(opts, gatehouse.WithMailTemplates(os.DirFS(s.mailTemplatesDir)))
 	}
-	if limiter != nil {
-		opts = append(opts, gatehouse.WithRateLimiter(limiter))
+	if sh.limiter != nil {
+		opts = append(opts, gatehouse.WithRateLimiter(sh.limiter))
+	}
+	if sh.fanOut != nil {
+		opts = append(opts, gatehouse.WithFanOut(sh.fanOut))
 	}
 	closer := func() {}
 	if s.breachedFile != "" {

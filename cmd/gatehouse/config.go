@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
@@ -45,6 +46,7 @@ type rawConfig struct {
 	DatabaseURL           string     `yaml:"database_url" env:"DATABASE_URL"`
 	DatabaseAllowInsecure string     `yaml:"database_allow_insecure" env:"DATABASE_ALLOW_INSECURE"`
 	RedisURL              string     `yaml:"redis_url" env:"REDIS_URL"`
+	RedisPrefix           string     `yaml:"redis_prefix" env:"REDIS_PREFIX"`
 	Secret                string     `yaml:"secret" env:"SECRET"`
 	SecretFile            string     `yaml:"secret_file" env:"SECRET_FILE"`
 	SecretPrevious        list       `yaml:"secret_previous" env:"SECRET_PREVIOUS"`
@@ -218,8 +220,10 @@ type settings struct {
 	opsAddr string
 	dataDir string
 	db      database
-	// redisURL, when set, shares rate limits between nodes.
-	redisURL string
+	// redisURL, when set, shares rate limits and cache invalidations
+	// between nodes, under the key prefix redisPrefix.
+	redisURL    string
+	redisPrefix string
 	// breachedFile is a local breached-password corpus ("" for none).
 	breachedFile string
 
@@ -416,6 +420,18 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+func validRedisPrefix(p string) bool {
+	if len(p) > 64 {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(":_-.", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // setting names a setting in both spellings for error messages.
 func setting(key string) string {
 	return fmt.Sprintf("%s (%s%s)", key, envPrefix, strings.ToUpper(key))
@@ -508,6 +524,11 @@ func resolve(raw rawConfig) (*settings, error) {
 			return nil, err
 		}
 		s.redisURL = raw.RedisURL
+	}
+	if s.redisPrefix = raw.RedisPrefix; s.redisPrefix == "" {
+		s.redisPrefix = redis.DefaultPrefix
+	} else if !validRedisPrefix(s.redisPrefix) {
+		return nil, fmt.Errorf("%s: %q must be letters, digits and :_-. (at most 64), like myapp:gatehouse:", setting("redis_prefix"), s.redisPrefix)
 	}
 
 	s.secret = raw.Secret

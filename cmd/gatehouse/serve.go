@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
@@ -57,7 +56,8 @@ Settings (environment variable, or the YAML key in lower case without GATEHOUSE_
   GATEHOUSE_DATA_DIR              SQLite file and development secret (default ./data)
   GATEHOUSE_DATABASE_URL          sqlite:///abs/path.db, sqlite:rel/path.db or postgres://…
   GATEHOUSE_DATABASE_ALLOW_INSECURE  true lets production use sslmode=disable to a remote host
-  GATEHOUSE_REDIS_URL             redis:// or rediss://: rate limits shared by every node (per node without it)
+  GATEHOUSE_REDIS_URL             redis:// or rediss://: rate limits and cache invalidations shared by every node
+  GATEHOUSE_REDIS_PREFIX          key and channel prefix, one per deployment sharing a Redis (default gatehouse:)
   GATEHOUSE_SECRET                master secret: 64+ hex characters (openssl rand -hex 32)
   GATEHOUSE_SECRET_FILE           file holding it (mode 0600 in production)
   GATEHOUSE_SECRET_PREVIOUS       older secrets still accepted during a rotation (comma-separated)
@@ -118,7 +118,6 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 	if err != nil {
 		return err
 	}
-	warnUnusedSettings(log, s)
 	theme, err := web.NewTheme(s.theme)
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
@@ -151,16 +150,12 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 			return fmt.Errorf("migrating the database (set migrate_on_start: false to manage migrations with `gatehouse migrate`): %w", err)
 		}
 	}
-	var limiter gatehouse.Limiter
-	if s.redisURL != "" {
-		rl, err := redis.Open(ctx, redis.Options{URL: s.redisURL, Fallback: gatehouse.NewMemoryLimiter(0, nil), Logger: log})
-		if err != nil {
-			return fmt.Errorf("%s: %w", setting("redis_url"), err)
-		}
-		defer rl.Close()
-		limiter = rl
+	sh, err := openShared(ctx, s, log)
+	if err != nil {
+		return err
 	}
-	auth, closeExtra, err := newAuth(s, st, log, keys, limiter, ce)
+	defer sh.close()
+	auth, closeExtra, err := newAuth(s, st, log, keys, sh, ce)
 	if err != nil {
 		return err
 	}
@@ -181,7 +176,7 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox), web.WithTheme(theme))
 
 	cfg := auth.Config() // with the root package's defaults applied
-	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st)), log)
+	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st, auth)), log)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- serveOn(srv, ln) }()
@@ -263,9 +258,15 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// readiness is what /readyz reports besides the database: the cache
+// fan-out of a node among several.
+type readiness interface {
+	FanOutStats() gatehouse.FanOutStats
+}
+
 // mainMux routes the public listener: the web handler under the base path,
 // the probes, and a redirect from / to the account page.
-func mainMux(base string, h http.Handler, db pinger) *http.ServeMux {
+func mainMux(base string, h http.Handler, db pinger, node readiness) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(base+"/", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -278,23 +279,27 @@ func mainMux(base string, h http.Handler, db pinger) *http.ServeMux {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		status, body := http.StatusOK, "ready"
+		status, body := http.StatusOK, map[string]string{"status": "ready"}
 		if err := db.Ping(ctx); err != nil {
-			status, body = http.StatusServiceUnavailable, "unavailable"
+			status, body["status"] = http.StatusServiceUnavailable, "unavailable"
 		}
-		writeStatusJSON(w, status, body)
+		// A node whose fan-out is down stays ready: it answers correctly,
+		// checking every session against the database, only slower.
+		if fo := node.FanOutStats(); fo.Configured {
+			body["fanout"] = "up"
+			if !fo.Up {
+				body["fanout"] = "down"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, base+"/account", http.StatusSeeOther)
 	})
 	return mux
-}
-
-func writeStatusJSON(w http.ResponseWriter, status int, s string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": s})
 }
 
 // opsMux routes the ops listener: Prometheus metrics and build details.
@@ -331,14 +336,6 @@ func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices, "keys", r.Keys)
 			}
 		}
-	}
-}
-
-// warnUnusedSettings logs settings this version accepts but does not act
-// on yet, so that nobody believes they are in force.
-func warnUnusedSettings(log *slog.Logger, s *settings) {
-	if s.redisURL != "" {
-		log.Warn("redis_url shares rate limits between nodes; the session cache is still per node, so revocations reach other nodes within the cache TTL (10 s)")
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
 )
 
 // server is a `gatehouse serve` running in-process.
@@ -210,7 +212,7 @@ func TestServePortInUse(t *testing.T) {
 }
 
 func TestReadyzUnavailable(t *testing.T) {
-	mux := mainMux("/auth", http.NotFoundHandler(), failingPinger{})
+	mux := mainMux("/auth", http.NotFoundHandler(), failingPinger{}, singleNode{})
 	srv := &http.Server{Handler: mux}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -227,3 +229,8 @@ func TestReadyzUnavailable(t *testing.T) {
 type failingPinger struct{}
 
 func (failingPinger) Ping(context.Context) error { return context.DeadlineExceeded }
+
+// singleNode is a node without a fan-out.
+type singleNode struct{}
+
+func (singleNode) FanOutStats() gatehouse.FanOutStats { return gatehouse.FanOutStats{Up: true} }

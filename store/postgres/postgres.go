@@ -3,9 +3,10 @@
 // stateless Gatehouse processes.
 //
 // The SQL, the schema and the migrations live in store/sqlstore; this
-// package only opens and checks the connection pool. Migrate takes a
-// PostgreSQL advisory lock (keyed by the current schema), so nodes starting
-// together do not race. A search_path given in the DSN is honoured: the
+// package opens and checks the connection pool, and offers FanOut, cache
+// invalidations over LISTEN/NOTIFY for deployments without Redis. Migrate
+// takes a PostgreSQL advisory lock (keyed by the current schema), so nodes
+// starting together do not race. A search_path given in the DSN is honoured: the
 // tables live in its first existing schema. This package does not import
 // any other store package.
 package postgres
