@@ -528,7 +528,7 @@ func resolve(raw rawConfig) (*settings, error) {
 	if s.redisPrefix = raw.RedisPrefix; s.redisPrefix == "" {
 		s.redisPrefix = redis.DefaultPrefix
 	} else if !validRedisPrefix(s.redisPrefix) {
-		return nil, fmt.Errorf("%s: %q must be letters, digits and :_-. (at most 64), like myapp:gatehouse:", setting("redis_prefix"), s.redisPrefix)
+		return nil, fmt.Errorf("%s: %q must be at most 64 letters, digits or :_-. characters, like \"myapp:gatehouse:\" (the default is \"gatehouse:\")", setting("redis_prefix"), s.redisPrefix)
 	}
 
 	s.secret = raw.Secret
