@@ -36,8 +36,11 @@ var _ gatehouse.Store = (*Store)(nil)
 // max_connections; the lifetime lets connections follow failovers and
 // rebalanced poolers.
 const (
-	maxOpenConns    = 20
-	maxIdleConns    = 10
+	maxOpenConns = 20
+	// maxIdleConns keeps every connection: a busy node (a Redis outage
+	// sends every session check to the database) must not close and reopen
+	// backends, each of which costs PostgreSQL far more than a query.
+	maxIdleConns    = maxOpenConns
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
 	pingTimeout     = 10 * time.Second
