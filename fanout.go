@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/backoff"
 )
 
 // Invalidation tells every node of a deployment to drop what it caches
@@ -318,4 +320,96 @@ func ParseInvalidation(b []byte) (Invalidation, error) {
 	default:
 		return all, ErrUnknownInvalidation
 	}
+}
+
+// InvalidationReceiver is the receiving half every FanOut shares: the
+// reconnect loop, message parsing and the counters. Embed it in a FanOut
+// and call Run from Listen. The zero value is ready; it is safe for
+// concurrent use.
+type InvalidationReceiver struct {
+	delivered, malformed, unknown, outages atomic.Uint64
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+// ReceiverStats counts what a FanOut received, for metrics and debugging.
+type ReceiverStats struct {
+	// Delivered counts invalidations passed to Listen's deliver.
+	Delivered uint64
+	// Malformed counts messages ignored (ErrMalformedInvalidation).
+	Malformed uint64
+	// Unknown counts messages of a later version or an unknown kind (a
+	// newer node during a rolling upgrade), each delivered as
+	// InvalidateAll: dropping the whole cache is always safe.
+	Unknown uint64
+	// Outages counts the times the channel went down after being up.
+	Outages uint64
+	// LastError is the latest connection failure, nil before any.
+	LastError error
+}
+
+// Reconnection backoff of Run: from receiveMinBackoff doubling to
+// receiveMaxBackoff, back to the minimum after a connection that lasted
+// receiveStableAfter.
+const (
+	receiveMinBackoff  = 100 * time.Millisecond
+	receiveMaxBackoff  = 2 * time.Second
+	receiveStableAfter = 5 * time.Second
+)
+
+// Run calls listen until ctx ends. listen holds one connection: it calls
+// onUp once subscribed and returns when the connection fails (messages may
+// then be lost). Run reports up(true) at onUp and up(false) after a
+// connection that was up fails, and waits a jittered backoff between
+// attempts. It calls neither function after ctx ends.
+func (r *InvalidationReceiver) Run(ctx context.Context, listen func(ctx context.Context, onUp func()) error, up func(bool)) {
+	b := backoff.Backoff{Min: receiveMinBackoff, Max: receiveMaxBackoff}
+	for ctx.Err() == nil {
+		var upAt time.Time
+		err := listen(ctx, func() {
+			upAt = time.Now()
+			up(true)
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		r.mu.Lock()
+		r.lastErr = err
+		r.mu.Unlock()
+		if !upAt.IsZero() {
+			r.outages.Add(1)
+			up(false)
+			if time.Since(upAt) >= receiveStableAfter {
+				b.Reset()
+			}
+		}
+		if !backoff.Sleep(ctx, b.Next()) {
+			return
+		}
+	}
+}
+
+// Receive parses one message and delivers what it says: nothing for a
+// malformed one, InvalidateAll for an unknown one.
+func (r *InvalidationReceiver) Receive(payload []byte, deliver func(Invalidation)) {
+	inv, err := ParseInvalidation(payload)
+	switch {
+	case errors.Is(err, ErrMalformedInvalidation):
+		r.malformed.Add(1)
+		return
+	case errors.Is(err, ErrUnknownInvalidation):
+		r.unknown.Add(1)
+	}
+	r.delivered.Add(1)
+	deliver(inv)
+}
+
+// Stats returns the counters.
+func (r *InvalidationReceiver) Stats() ReceiverStats {
+	r.mu.Lock()
+	err := r.lastErr
+	r.mu.Unlock()
+	return ReceiverStats{Delivered: r.delivered.Load(), Malformed: r.malformed.Load(),
+		Unknown: r.unknown.Load(), Outages: r.outages.Load(), LastError: err}
 }

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/internal/backoff"
 )
 
 // Timing of the fan-out's listener. A dead connection is noticed within
@@ -30,13 +28,6 @@ const (
 	// fanOutConnectTimeout bounds a (re)connection: dial, handshake,
 	// SUBSCRIBE and its confirmation.
 	fanOutConnectTimeout = 2 * time.Second
-	// The wait between reconnection attempts (jittered) doubles from
-	// fanOutMinBackoff up to fanOutMaxBackoff.
-	fanOutMinBackoff = 100 * time.Millisecond
-	fanOutMaxBackoff = 2 * time.Second
-	// A connection that failed after fanOutStableAfter up is retried after
-	// fanOutMinBackoff again, not after the backoff reached before it.
-	fanOutStableAfter = 5 * time.Second
 )
 
 // invalidateChannel follows Options.Prefix in the fan-out's channel name.
@@ -58,17 +49,14 @@ const invalidateChannel = "invalidate"
 // Messages are small versioned JSON, {"v":1,"k":"session","id":"ses_…"},
 // at most 1 KiB. Anyone who can publish on the channel can make nodes drop
 // cache entries, and nothing else: messages carry no secrets and grant
-// nothing. See FanOutStats for what was ignored.
+// nothing. See Stats for what was ignored.
 //
 // A FanOut is safe for concurrent use. It does not own the client.
 type FanOut struct {
 	client  *goredis.Client
 	channel string
 
-	delivered, malformed, unknown, outages atomic.Uint64
-
-	mu      sync.Mutex
-	lastErr error
+	gatehouse.InvalidationReceiver
 }
 
 var _ gatehouse.FanOut = (*FanOut)(nil)
@@ -83,34 +71,6 @@ func NewFanOut(client *goredis.Client, prefix string) *FanOut {
 		prefix = DefaultPrefix
 	}
 	return &FanOut{client: client, channel: prefix + invalidateChannel}
-}
-
-// FanOutStats counts what a FanOut received, for metrics and debugging.
-type FanOutStats struct {
-	// Delivered counts invalidations passed to Listen's deliver.
-	Delivered uint64
-	// Malformed counts messages ignored: over 1 KiB, not JSON, without
-	// a version, or a version-1 message missing a field.
-	Malformed uint64
-	// Unknown counts well-formed messages of a later version or of a kind
-	// this version does not know (a newer node, during a rolling upgrade).
-	// Each is delivered as gatehouse.InvalidateAll: what it invalidates
-	// cannot be known, and dropping the whole cache is always safe.
-	Unknown uint64
-	// Outages counts the times the channel went down after being up.
-	Outages uint64
-	// LastError is the latest connection failure, nil before any. It
-	// names the server's address, never its password.
-	LastError error
-}
-
-// Stats returns the FanOut's counters.
-func (f *FanOut) Stats() FanOutStats {
-	f.mu.Lock()
-	err := f.lastErr
-	f.mu.Unlock()
-	return FanOutStats{Delivered: f.delivered.Load(), Malformed: f.malformed.Load(),
-		Unknown: f.unknown.Load(), Outages: f.outages.Load(), LastError: err}
 }
 
 // Publish sends inv to every node listening, this one included. It
@@ -147,28 +107,7 @@ func (f *FanOut) Publish(ctx context.Context, inv gatehouse.Invalidation) error 
 // return quickly, since replies are not read meanwhile and a second
 // without one counts as an outage.
 func (f *FanOut) Listen(ctx context.Context, deliver func(gatehouse.Invalidation), up func(bool)) {
-	b := backoff.Backoff{Min: fanOutMinBackoff, Max: fanOutMaxBackoff}
-	for ctx.Err() == nil {
-		var upAt time.Time
-		err := f.listenOnce(ctx, deliver, func() {
-			upAt = time.Now()
-			up(true)
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		f.setErr(err)
-		if !upAt.IsZero() {
-			f.outages.Add(1)
-			up(false)
-			if time.Since(upAt) >= fanOutStableAfter {
-				b.Reset()
-			}
-		}
-		if !backoff.Sleep(ctx, b.Next()) {
-			return
-		}
-	}
+	f.Run(ctx, func(ctx context.Context, onUp func()) error { return f.listenOnce(ctx, deliver, onUp) }, up)
 }
 
 // listenOnce runs one subscription until its connection fails, calling
@@ -230,7 +169,7 @@ func (f *FanOut) listenOnce(ctx context.Context, deliver func(gatehouse.Invalida
 				}
 			case *goredis.Message:
 				if m.Channel == f.channel {
-					f.handle(m.Payload, deliver)
+					f.Receive([]byte(m.Payload), deliver)
 				}
 			case *goredis.Pong:
 			}
@@ -244,26 +183,6 @@ func (f *FanOut) listenOnce(ctx context.Context, deliver func(gatehouse.Invalida
 		}
 		nextPing = time.Now().Add(fanOutPingEvery)
 	}
-}
-
-// handle decodes one message and delivers what it says.
-func (f *FanOut) handle(payload string, deliver func(gatehouse.Invalidation)) {
-	inv, err := gatehouse.ParseInvalidation([]byte(payload))
-	switch {
-	case errors.Is(err, gatehouse.ErrMalformedInvalidation):
-		f.malformed.Add(1)
-		return
-	case errors.Is(err, gatehouse.ErrUnknownInvalidation):
-		f.unknown.Add(1)
-	}
-	f.delivered.Add(1)
-	deliver(inv)
-}
-
-func (f *FanOut) setErr(err error) {
-	f.mu.Lock()
-	f.lastErr = err
-	f.mu.Unlock()
 }
 
 var errSilent = errors.New("connection silent for too long")

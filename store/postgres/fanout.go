@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/internal/backoff"
 )
 
 // Timing of the fan-out's listener. A dead connection is noticed within
@@ -37,13 +35,6 @@ const (
 	fanOutConnectTimeout = 2 * time.Second
 	// fanOutCloseTimeout bounds the goodbye to a connection given up.
 	fanOutCloseTimeout = 250 * time.Millisecond
-	// The wait between reconnection attempts (jittered) doubles from
-	// fanOutMinBackoff up to fanOutMaxBackoff.
-	fanOutMinBackoff = 100 * time.Millisecond
-	fanOutMaxBackoff = 2 * time.Second
-	// A connection that failed after fanOutStableAfter up is retried after
-	// fanOutMinBackoff again, not after the backoff reached before it.
-	fanOutStableAfter = 5 * time.Second
 )
 
 // FanOut is a gatehouse.FanOut over PostgreSQL LISTEN/NOTIFY, for
@@ -80,10 +71,7 @@ type FanOut struct {
 	chMu    sync.Mutex
 	channel string // resolved on first use
 
-	delivered, malformed, unknown, outages atomic.Uint64
-
-	mu      sync.Mutex
-	lastErr error
+	gatehouse.InvalidationReceiver
 }
 
 var _ gatehouse.FanOut = (*FanOut)(nil)
@@ -108,34 +96,6 @@ func NewFanOut(dsn string) (*FanOut, error) {
 
 // Close closes the publishing pool. Stop Listen (its context) separately.
 func (f *FanOut) Close() error { return f.db.Close() }
-
-// FanOutStats counts what a FanOut received, for metrics and debugging.
-type FanOutStats struct {
-	// Delivered counts invalidations passed to Listen's deliver.
-	Delivered uint64
-	// Malformed counts payloads ignored: over 1 KiB, not JSON, without
-	// a version, or a version-1 message missing a field.
-	Malformed uint64
-	// Unknown counts well-formed messages of a later version or of a kind
-	// this version does not know (a newer node, during a rolling upgrade).
-	// Each is delivered as gatehouse.InvalidateAll: what it invalidates
-	// cannot be known, and dropping the whole cache is always safe.
-	Unknown uint64
-	// Outages counts the times the channel went down after being up.
-	Outages uint64
-	// LastError is the latest connection failure, nil before any. pgx
-	// keeps passwords out of its errors.
-	LastError error
-}
-
-// Stats returns the FanOut's counters.
-func (f *FanOut) Stats() FanOutStats {
-	f.mu.Lock()
-	err := f.lastErr
-	f.mu.Unlock()
-	return FanOutStats{Delivered: f.delivered.Load(), Malformed: f.malformed.Load(),
-		Unknown: f.unknown.Load(), Outages: f.outages.Load(), LastError: err}
-}
 
 // Publish sends inv to every node listening, this one included, with
 // pg_notify. It is bounded by ctx. Success means PostgreSQL queued the
@@ -193,28 +153,7 @@ func (f *FanOut) setChannel(schema sql.NullString) (string, error) {
 // Calls to deliver and up are made one at a time, from the goroutine that
 // called Listen, in order.
 func (f *FanOut) Listen(ctx context.Context, deliver func(gatehouse.Invalidation), up func(bool)) {
-	b := backoff.Backoff{Min: fanOutMinBackoff, Max: fanOutMaxBackoff}
-	for ctx.Err() == nil {
-		var upAt time.Time
-		err := f.listenOnce(ctx, deliver, func() {
-			upAt = time.Now()
-			up(true)
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		f.setErr(err)
-		if !upAt.IsZero() {
-			f.outages.Add(1)
-			up(false)
-			if time.Since(upAt) >= fanOutStableAfter {
-				b.Reset()
-			}
-		}
-		if !backoff.Sleep(ctx, b.Next()) {
-			return
-		}
-	}
+	f.Run(ctx, func(ctx context.Context, onUp func()) error { return f.listenOnce(ctx, deliver, onUp) }, up)
 }
 
 // listenOnce runs one listening connection until it fails, calling onUp
@@ -257,7 +196,7 @@ func (f *FanOut) listenOnce(ctx context.Context, deliver func(gatehouse.Invalida
 			if err == nil {
 				lastHeard = time.Now()
 				if n.Channel == ch {
-					f.handle(n.Payload, deliver)
+					f.Receive([]byte(n.Payload), deliver)
 				}
 				continue
 			}
@@ -273,24 +212,4 @@ func (f *FanOut) listenOnce(ctx context.Context, deliver func(gatehouse.Invalida
 		}
 		lastHeard = time.Now()
 	}
-}
-
-// handle decodes one payload and delivers what it says.
-func (f *FanOut) handle(payload string, deliver func(gatehouse.Invalidation)) {
-	inv, err := gatehouse.ParseInvalidation([]byte(payload))
-	switch {
-	case errors.Is(err, gatehouse.ErrMalformedInvalidation):
-		f.malformed.Add(1)
-		return
-	case errors.Is(err, gatehouse.ErrUnknownInvalidation):
-		f.unknown.Add(1)
-	}
-	f.delivered.Add(1)
-	deliver(inv)
-}
-
-func (f *FanOut) setErr(err error) {
-	f.mu.Lock()
-	f.lastErr = err
-	f.mu.Unlock()
 }
