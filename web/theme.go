@@ -254,9 +254,14 @@ func (t *Theme) check() error {
 }
 
 // samplePages returns the states a page is rendered in for the start-up
-// check: signed out with a form error, and signed in with every list
-// filled.
+// check: signed out, bare and with every message; signed in with every
+// list filled and each account form's errors; each check-email topic.
 func samplePages(t *Theme, l *catalog.Locale, name string) []*pageData {
+	bare := &pageData{
+		Version: PageDataVersion, Page: name, Title: "Sample", Product: "Gatehouse", Base: "/auth",
+		loc: l, Lang: l.Tag, Stylesheet: "/auth" + t.cssPath, FieldErrors: map[string]string{}, ReturnTo: "/auth/sign-in",
+		Languages: languageOptions(t.catalog, l),
+	}
 	signedOut := &pageData{
 		Version: PageDataVersion, Page: name, Title: "Sample", Product: "Gatehouse", Base: "/auth", Dev: true,
 		loc: l, Lang: l.Tag, Stylesheet: "/auth" + t.cssPath, LogoURL: t.logo,
@@ -269,7 +274,7 @@ func samplePages(t *Theme, l *catalog.Locale, name string) []*pageData {
 	signedIn.State = gatehouse.AuthState{SignedIn: true, UserID: "u", Email: "ada@example.com", Name: "Ada", Roles: []string{"admin"}}
 	signedIn.Sessions = []sessionView{{ID: "a", Device: "Chrome on Linux", IP: "127.0.0.1", CreatedAt: "now", LastSeenAt: "now", Current: true}, {ID: "b", Device: "Safari on iPhone", IP: "::1", CreatedAt: "then", LastSeenAt: "then"}}
 	signedIn.LinkValid = true
-	out := []*pageData{signedOut, &signedIn}
+	out := []*pageData{bare, signedOut, &signedIn}
 	for _, topic := range []string{"reset", "change"} {
 		d := *signedOut
 		d.CheckFor = topic
