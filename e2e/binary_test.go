@@ -121,13 +121,21 @@ func startBinaryArgs(t *testing.T, bin string, args []string, env ...string) (st
 			t.Error("a password reached the logs")
 		}
 	})
+	return waitListening(t, "gatehouse", stdout, listening, &stderr), time.Since(start)
+}
+
+// waitListening reads a started process's stdout until re's first group
+// gives its URL, and fails the test if the process exits first or prints
+// nothing within 30 s. The rest of stdout is drained.
+func waitListening(t *testing.T, name string, stdout io.Reader, re *regexp.Regexp, stderr *logBuffer) string {
+	t.Helper()
 	urls := make(chan string, 1)
 	closed := make(chan struct{}) // stdout ended: the process exited
 	go func() {
 		defer close(closed)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
 		}
@@ -135,14 +143,14 @@ func startBinaryArgs(t *testing.T, bin string, args []string, env ...string) (st
 	}()
 	select {
 	case u := <-urls:
-		return u, time.Since(start)
+		return u
 	case <-closed:
 		time.Sleep(100 * time.Millisecond) // let the last of stderr arrive
-		t.Fatalf("gatehouse exited at start:\n%s", stderr.String())
+		t.Fatalf("%s exited at start:\n%s", name, stderr.String())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("gatehouse did not start:\n%s", stderr.String())
+		t.Fatalf("%s did not print its URL within 30 s:\n%s", name, stderr.String())
 	}
-	return "", 0
+	return ""
 }
 
 // TestBinaryJourney is the newcomer's first five minutes with curl: serve

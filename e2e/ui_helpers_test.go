@@ -1,12 +1,10 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,28 +443,7 @@ func startNotes(t *testing.T, bin string) string {
 		t.Fatal(err)
 	}
 	stopAtCleanup(t, cmd, "notes", &stderr)
-	urls := make(chan string, 1)
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := notesListening.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case u := <-urls:
-		return u
-	case <-closed:
-		time.Sleep(100 * time.Millisecond)
-		t.Fatalf("notes exited at start:\n%s", stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("notes did not print its URL within 30 s:\n%s", stderr.String())
-	}
-	return ""
+	return waitListening(t, "notes", stdout, notesListening, &stderr)
 }
 
 // tourPages leads the browser through every hosted page in the states a
