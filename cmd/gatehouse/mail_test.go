@@ -123,6 +123,17 @@ func TestServeSendsThroughSMTPAndReportsStatus(t *testing.T) {
 		t.Errorf("dev mailbox %d with SMTP configured", st)
 	}
 
+	// The relay records a message before its reply reaches the sender, so
+	// stopping it now could break the first delivery: wait until the
+	// sender has marked it sent.
+	waitSent := time.Now().Add(10 * time.Second)
+	for !strings.Contains(gh(t, env, "", "mail", "status").ok(t).stdout, "Sent: 1") {
+		if time.Now().After(waitSent) {
+			t.Fatal("the verification mail was never marked sent")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	relay.Stop()
 	if st := post("/auth/api/password/forgot", `{"email":"ann@example.com"}`); st != 202 {
 		t.Fatalf("forgot %d", st)
