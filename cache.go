@@ -4,13 +4,17 @@ import (
 	"container/list"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/secret"
 )
 
-// sessionCache is the bounded, short-lived cache of session records by token
-// hash that keeps session checks off the database. Entries live at most ttl
-// (≤ 10 s) and are dropped at once when this process revokes or changes
-// anything they carry (session, user, roles, disabled state). Other nodes
-// rely on the TTL (and, with Redis, on fan-out).
+// sessionCache is the bounded, short-lived cache of session records that
+// keeps session checks off the database. It is keyed by token digest (the
+// raw SHA-256 that Session.TokenHash encodes), so a hit costs no encoding.
+// Entries live at most ttl (≤ 10 s) and are dropped at once when this
+// process revokes or changes anything they carry (session, user, roles,
+// disabled state). Other nodes rely on the TTL (and, with Redis, on
+// fan-out).
 //
 // A lookup that misses reads the store and then inserts; if any invalidation
 // happened between the read and the insert, the insert is skipped
@@ -22,13 +26,13 @@ type sessionCache struct {
 	mu     sync.Mutex
 	gen    uint64
 	lru    *list.List // of *cacheEntry, most recent first
-	byHash map[string]*list.Element
-	byUser map[string]map[string]struct{} // user id → token hashes
-	byID   map[string]string              // session id → token hash
+	byHash map[secret.Digest]*list.Element
+	byUser map[string]map[secret.Digest]struct{} // user id → token digests
+	byID   map[string]secret.Digest              // session id → token digest
 }
 
 type cacheEntry struct {
-	hash    string
+	hash    secret.Digest
 	session Session
 	user    User
 	perms   map[string]bool
@@ -40,15 +44,15 @@ func newSessionCache(ttl time.Duration, size int) *sessionCache {
 		ttl:    ttl,
 		max:    size,
 		lru:    list.New(),
-		byHash: make(map[string]*list.Element),
-		byUser: make(map[string]map[string]struct{}),
-		byID:   make(map[string]string),
+		byHash: make(map[secret.Digest]*list.Element),
+		byUser: make(map[string]map[secret.Digest]struct{}),
+		byID:   make(map[string]secret.Digest),
 	}
 }
 
-// get returns a fresh entry for hash. The permission set is shared with the
-// cache and must not be modified.
-func (c *sessionCache) get(hash string, now time.Time) (Session, User, map[string]bool, bool) {
+// get returns a fresh entry for the token digest. The permission set is
+// shared with the cache and must not be modified.
+func (c *sessionCache) get(hash secret.Digest, now time.Time) (Session, User, map[string]bool, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byHash[hash]
@@ -87,36 +91,47 @@ func (c *sessionCache) generation() uint64 {
 }
 
 // put inserts a record read from the store, unless an invalidation happened
-// since gen was taken.
+// since gen was taken. A record whose TokenHash is not a HashToken result is
+// not cached: it would be found under no digest.
 func (c *sessionCache) put(gen uint64, s Session, u User, perms map[string]bool, now time.Time) {
+	hash, ok := secret.ParseDigest(s.TokenHash)
+	if !ok {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if el, ok := c.byHash[s.TokenHash]; ok {
+	if el, ok := c.byHash[hash]; ok {
 		c.removeLocked(el)
 	}
 	for c.lru.Len() >= c.max {
 		c.removeLocked(c.lru.Back())
 	}
-	c.byHash[s.TokenHash] = c.lru.PushFront(&cacheEntry{hash: s.TokenHash, session: s, user: u, perms: perms, loaded: now})
-	c.byID[s.ID] = s.TokenHash
+	c.byHash[hash] = c.lru.PushFront(&cacheEntry{hash: hash, session: s, user: u, perms: perms, loaded: now})
+	c.byID[s.ID] = hash
 	set := c.byUser[u.ID]
 	if set == nil {
-		set = make(map[string]struct{})
+		set = make(map[secret.Digest]struct{})
 		c.byUser[u.ID] = set
 	}
-	set[s.TokenHash] = struct{}{}
+	set[hash] = struct{}{}
 }
 
-// touch records a new last-seen time on a cached entry without refreshing
-// its age.
-func (c *sessionCache) touch(hash string, at time.Time) {
+// touch records a new last-seen time on the cached entry of session id
+// without refreshing its age.
+func (c *sessionCache) touch(id string, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byHash[hash]; ok {
-		el.Value.(*cacheEntry).session.LastSeenAt = at
+	h, ok := c.byID[id]
+	if !ok {
+		return
+	}
+	if el, ok := c.byHash[h]; ok {
+		if e := el.Value.(*cacheEntry); e.session.ID == id {
+			e.session.LastSeenAt = at
+		}
 	}
 }
 

@@ -3,20 +3,102 @@ package gatehouse
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 )
 
+// principalKey is the context key of the principal; its value is always a
+// non-nil *Principal that nobody modifies.
 type principalKey struct{}
 
-// WithPrincipal returns a context carrying p. The web edge calls it after
-// authenticating a request; tests of handlers may too.
+// WithPrincipal returns a context carrying p, leaving ctx unchanged. Tests of
+// handlers, and middleware that authenticates by other means, use it; the
+// web edge uses RecordPrincipal when it can.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return context.WithValue(ctx, principalKey{}, &p)
 }
 
 // PrincipalFrom returns the request's principal, if it is signed in.
 func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok && p != nil {
+		return *p, true
+	}
+	return Principal{}, false
+}
+
+// requestContext is the one context value the edge adds to a request: it
+// answers RequestInfoFrom and, once the request is authenticated,
+// PrincipalFrom, so a request costs one context allocation instead of one
+// per value.
+type requestContext struct {
+	context.Context
+	info RequestInfo
+
+	// principal is the recorded principal, nil while there is none. The
+	// first one recorded is copied into slot before principal points to it,
+	// and slot is never written again (slotUsed), so a reader holding the
+	// pointer never sees it change; later ones get their own allocation.
+	principal atomic.Pointer[Principal]
+	slotUsed  atomic.Bool
+	slot      Principal
+}
+
+func (c *requestContext) Value(key any) any {
+	switch key.(type) {
+	case requestKey:
+		return &c.info
+	case principalKey:
+		if p := c.principal.Load(); p != nil {
+			return p
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// NewRequestContext returns the context of one incoming request, derived
+// from parent, and its RequestInfo carrying id, which the edge completes
+// (client IP, user agent) before the request reaches the core, never after.
+// The same context later holds the request's principal (RecordPrincipal).
+func NewRequestContext(parent context.Context, id string) (context.Context, *RequestInfo) {
+	c := &requestContext{Context: parent, info: RequestInfo{ID: id}}
+	return c, &c.info
+}
+
+// RecordPrincipal records p as the principal of the request whose context
+// is ctx, without allocating, and reports whether it could: only ctx
+// itself as NewRequestContext returned it qualifies, never a context
+// derived from it, whose own values could shadow p. When it reports false,
+// use WithPrincipal.
+//
+// Unlike WithPrincipal it changes ctx: p replaces any principal recorded
+// before, and everyone holding ctx — middleware that ran before
+// authentication included — sees p from then on. It is safe for concurrent
+// use. It is meant for the edge's authentication middleware, which records
+// what it has just verified; handlers and tests want WithPrincipal.
+func RecordPrincipal(ctx context.Context, p Principal) bool {
+	c, ok := ctx.(*requestContext)
+	if !ok {
+		return false
+	}
+	if c.slotUsed.CompareAndSwap(false, true) {
+		c.slot = p
+		c.principal.Store(&c.slot)
+		return true
+	}
+	np := new(Principal)
+	*np = p
+	c.principal.Store(np)
+	return true
+}
+
+// ForgetPrincipal withdraws what RecordPrincipal recorded in ctx (a
+// principal from WithPrincipal or from a parent context stays visible). The
+// edge calls it when a request turns out not to be signed in, so a request
+// served twice with the same context never keeps the first pass's
+// principal. It does nothing to other contexts.
+func ForgetPrincipal(ctx context.Context) {
+	if c, ok := ctx.(*requestContext); ok {
+		c.principal.Store(nil)
+	}
 }
 
 // UserFrom returns the signed-in user of the request, if any.

@@ -100,12 +100,15 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (Principal, error
 	if len(token) != tokenLen {
 		return Principal{}, errUnauthenticated
 	}
-	return a.authenticate(ctx, sessionKey{hash: secret.HashToken(token)})
+	return a.authenticate(ctx, sessionKey{hash: secret.DigestToken(token)})
 }
 
-// sessionKey finds a session: by the hash of its token (a cookie) or by its
-// id (the sid of an access token).
-type sessionKey struct{ hash, id string }
+// sessionKey finds a session: by its id (the sid of an access token) when id
+// is set, otherwise by the digest of its token (a cookie).
+type sessionKey struct {
+	hash secret.Digest
+	id   string
+}
 
 // authenticate loads the session k names, through the cache, and checks it.
 func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error) {
@@ -133,17 +136,17 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 		if k.id != "" {
 			s, u, err = a.store.SessionByID(ctx, k.id)
 		} else {
-			s, u, err = a.store.SessionByTokenHash(ctx, k.hash)
+			s, u, err = a.store.SessionByTokenHash(ctx, k.hash.String())
 		}
 		if err != nil {
 			return Principal{}, storeError("load session", err, errUnauthenticated)
 		}
 		perms = a.permissionsOf(u.Roles)
-		if useCache && a.live(s, u) {
+		if useCache && a.live(s, u, now) {
 			a.cache.put(gen, s, u, perms, now)
 		}
 	}
-	if !a.live(s, u) {
+	if !a.live(s, u, now) {
 		return Principal{}, errUnauthenticated
 	}
 	if now.Sub(s.LastSeenAt) >= touchInterval {
@@ -154,17 +157,16 @@ func (a *Auth) authenticate(ctx context.Context, k sessionKey) (Principal, error
 		} else {
 			s.LastSeenAt = now
 			if useCache {
-				a.cache.touch(s.TokenHash, now)
+				a.cache.touch(s.ID, now)
 			}
 		}
 	}
 	return Principal{User: u, Session: s, Permissions: perms}, nil
 }
 
-// live reports whether the session is within both timeouts and its user may
-// sign in.
-func (a *Auth) live(s Session, u User) bool {
-	now := a.Now()
+// live reports whether the session is within both timeouts at now and its
+// user may sign in.
+func (a *Auth) live(s Session, u User, now time.Time) bool {
 	return !u.Disabled && now.Before(s.ExpiresAt(a.cfg.SessionIdleTimeout))
 }
 
@@ -186,9 +188,10 @@ func (a *Auth) Sessions(ctx context.Context, p Principal) ([]Session, error) {
 	if err != nil {
 		return nil, storeError("list sessions", err, nil)
 	}
+	now := a.Now()
 	live := make([]Session, 0, len(all))
 	for _, s := range all {
-		if a.live(s, p.User) {
+		if a.live(s, p.User, now) {
 			live = append(live, s)
 		}
 	}

@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authtest"
@@ -25,18 +28,49 @@ func benchEnv(b *testing.B, store gatehouse.Store, cfg gatehouse.Config) (http.H
 	return h.Require(ok), &http.Cookie{Name: "gatehouse_session", Value: res.Token}
 }
 
+// benchWriter is a reusable http.ResponseWriter: unlike an
+// httptest.ResponseRecorder it costs nothing per request (its Header map is
+// cleared, not reallocated), so a benchmark's figures are the handler's own.
+type benchWriter struct {
+	header http.Header
+	code   int
+}
+
+func newBenchWriter() *benchWriter { return &benchWriter{header: make(http.Header)} }
+
+func (w *benchWriter) Header() http.Header { return w.header }
+
+func (w *benchWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *benchWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
+// serve runs one request through h on w, made ready for it, and fails tb
+// unless h answered 204.
+func (w *benchWriter) serve(tb testing.TB, h http.Handler, r *http.Request) {
+	clear(w.header)
+	w.code = 0
+	h.ServeHTTP(w, r)
+	if w.code != http.StatusNoContent {
+		tb.Fatalf("status %d", w.code)
+	}
+}
+
 func benchRequire(b *testing.B, store gatehouse.Store, cfg gatehouse.Config) {
 	h, cookie := benchEnv(b, store, cfg)
 	req := httptest.NewRequest("GET", "/app/", nil)
 	req.AddCookie(cookie)
+	w := newBenchWriter()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status %d", w.Code)
-		}
+		w.serve(b, h, req)
 	}
 }
 
@@ -44,6 +78,46 @@ func benchRequire(b *testing.B, store gatehouse.Store, cfg gatehouse.Config) {
 // in-process cache: the cost every protected request pays.
 func BenchmarkSessionCheckCacheHit(b *testing.B) {
 	benchRequire(b, authtest.Store(b), gatehouse.Config{})
+}
+
+// sessionCheckAllocBudget is what a protected request with a cached session
+// may allocate in the edge: the request context (request info and principal
+// together), the request carrying it, the request id, the X-Request-Id field,
+// and Vary with Cache-Control.
+const sessionCheckAllocBudget = 5
+
+// TestSessionCheckAllocations pins the budget BenchmarkSessionCheckCacheHit
+// measures, and checks the protected response's headers on the way.
+func TestSessionCheckAllocations(t *testing.T) {
+	auth := authtest.New(t, gatehouse.Config{})
+	res, err := auth.SignUp(context.Background(), gatehouse.SignUpInput{Email: "bench@example.com", Password: "correct horse battery staple"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	h := web.New(auth).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := gatehouse.UserFrom(r.Context())
+		seen = u.ID
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	req := httptest.NewRequest("GET", "/app/", nil)
+	req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: res.Token})
+	w := newBenchWriter()
+	n := testing.AllocsPerRun(100, func() { w.serve(t, h, req) })
+	if seen != res.User.ID {
+		t.Fatalf("handler saw user %q, want %q", seen, res.User.ID)
+	}
+	for k, want := range map[string]string{"Vary": "Cookie Authorization", "Cache-Control": "private, no-store"} {
+		if got := strings.Join(w.header[k], " "); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if len(w.header["X-Request-Id"]) != 1 {
+		t.Errorf("X-Request-Id = %q", w.header["X-Request-Id"])
+	}
+	if n > sessionCheckAllocBudget {
+		t.Errorf("a cached session check allocates %v times, budget %d", n, sessionCheckAllocBudget)
+	}
 }
 
 // BenchmarkSessionCheckCacheMiss measures Require reading the session from
@@ -62,9 +136,10 @@ func BenchmarkSessionCheckCacheMissPostgres(b *testing.B) {
 func BenchmarkBareHandler(b *testing.B) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	req := httptest.NewRequest("GET", "/app/", nil)
+	w := newBenchWriter()
 	b.ReportAllocs()
 	for b.Loop() {
-		h.ServeHTTP(httptest.NewRecorder(), req)
+		w.serve(b, h, req)
 	}
 }
 
@@ -134,12 +209,34 @@ func BenchmarkBearerCheck(b *testing.B) {
 	h := web.New(auth).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	req := httptest.NewRequest("GET", "/app/", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
+	w := newBenchWriter()
 	b.ReportAllocs()
 	for b.Loop() {
-		w := httptest.NewRecorder()
+		w.serve(b, h, req)
+	}
+}
+
+// BenchmarkSessionEndpoint measures GET /auth/api/session through the whole
+// web handler (security headers, CORS, routing, metrics, the session check
+// on a cache hit, the JSON answer): what `gatehouse bench`'s session_cookie
+// scenario costs the server besides net/http and the access log.
+func BenchmarkSessionEndpoint(b *testing.B) {
+	auth := authtest.New(b, gatehouse.Config{})
+	res, err := auth.SignUp(context.Background(), gatehouse.SignUpInput{Email: "bench@example.com", Password: "correct horse battery staple"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := web.New(auth, web.WithMetrics(prometheus.NewRegistry()))
+	req := httptest.NewRequest("GET", "/auth/api/session", nil)
+	req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: res.Token})
+	w := newBenchWriter()
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.header)
+		w.code = 0
 		h.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status %d", w.Code)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
 		}
 	}
 }

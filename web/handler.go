@@ -47,6 +47,7 @@ type Handler struct {
 	allowlist  map[string]bool
 	theme      *Theme
 	csp        string
+	security   []headerField // set on every response, see securityHeaders
 	metrics    *metrics
 }
 
@@ -128,6 +129,17 @@ func New(auth *gatehouse.Auth, opts ...Option) *Handler {
 	}
 	h.csp = "default-src 'none'; style-src 'self'; img-src " + imgSrc + "; form-action " + strings.Join(formAction, " ") +
 		"; frame-ancestors 'none'; base-uri 'none'"
+	h.security = []headerField{
+		{"Content-Security-Policy", []string{h.csp}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Referrer-Policy", []string{"no-referrer"}},
+		{"X-Frame-Options", []string{"DENY"}},
+		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+		{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
+	}
+	if !h.dev {
+		h.security = append(h.security, headerField{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}})
+	}
 	h.routes()
 	return h
 }
@@ -169,7 +181,11 @@ func (h *Handler) corsPreflight(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	origin := r.Header.Get("Origin")
-	addVary(w, "Origin")
+	if hd := w.Header(); hd["Vary"] == nil {
+		hd["Vary"] = varyOrigin
+	} else {
+		addVary(w, "Origin")
+	}
 	if origin == "" || !h.cors[origin] {
 		return false
 	}
@@ -232,16 +248,26 @@ func (p *statusProbe) Write(b []byte) (int, error) {
 // securityHeaders sets the headers every Gatehouse response carries.
 func (h *Handler) securityHeaders(w http.ResponseWriter) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", h.csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if !h.dev {
-		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	for _, f := range h.security {
+		hd[f.name] = f.value
 	}
 }
+
+// headerField is a response header field whose value slice is shared by
+// every response, so setting it costs no allocation. That is safe because
+// nothing writes into a header's value slice in place: Set and Del replace
+// it, and Add appends to a slice with no spare capacity, which copies it.
+type headerField struct {
+	name  string // in canonical form
+	value []string
+}
+
+// Shared header values (see headerField).
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+	varyOrigin      = []string{"Origin"}
+)
 
 // path returns the absolute path of a route under the base path.
 func (h *Handler) path(p string) string { return h.base + p }

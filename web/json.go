@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -134,13 +135,27 @@ func jsonError(err error) error {
 // writeJSON writes v with status st. Responses carrying user or session data
 // are never cached.
 func writeJSON(w http.ResponseWriter, st int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledJSON {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	// Encode writes what Marshal would, newline added.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		st = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal_error","message":"Something went wrong on our side. Please try again."}}`)
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal_error","message":"Something went wrong on our side. Please try again."}}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	hd := w.Header()
+	hd["Content-Type"], hd["Cache-Control"] = jsonContentType, noStore
 	w.WriteHeader(st)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }
+
+// jsonBuffers recycles writeJSON's buffers; one bigger than maxPooledJSON
+// (a long list) is left to the garbage collector.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledJSON = 64 << 10

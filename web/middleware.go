@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -27,11 +28,11 @@ func (h *Handler) authenticate(r *http.Request) (gatehouse.Principal, bool, erro
 		}
 		return p, true, nil
 	}
-	c, err := r.Cookie(h.cookie)
-	if err != nil || c.Value == "" {
+	tok, ok := cookieValue(r.Header, h.cookie)
+	if !ok || tok == "" {
 		return gatehouse.Principal{}, false, nil
 	}
-	p, err := h.auth.Authenticate(r.Context(), c.Value)
+	p, err := h.auth.Authenticate(r.Context(), tok)
 	if err != nil {
 		if gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated {
 			return gatehouse.Principal{}, false, nil
@@ -64,12 +65,97 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, found == 1
 }
 
-// privateHeaders marks a response as depending on the cookie and holding
-// user data.
+// cookieValue returns the value of the first cookie called name in the
+// Cookie fields of h, exactly as http.Request.Cookie reports it (names
+// compared exactly, spaces around a pair and one pair of double quotes
+// around a value removed, a cookie whose value holds a byte net/http
+// refuses skipped, nothing when the fields hold more than net/http's
+// default 3000 cookies), without allocating: it runs on every request.
+// name must be a valid cookie name (an RFC 9110 token). Unlike net/http it
+// ignores GODEBUG=httpcookiemaxnum.
+func cookieValue(h http.Header, name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	lines := h["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(textproto.TrimString(pair), "=")
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// maxCookies is net/http's default limit on the cookies of a request
+// (GODEBUG httpcookiemaxnum); beyond it, it reads none.
+const maxCookies = 3000
+
+// validCookieValue reports whether net/http accepts v (unquoted) as a
+// cookie value.
+func validCookieValue(v string) bool {
+	for _, b := range []byte(v) {
+		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// privateHeaders marks a response as depending on the credentials (Vary:
+// Cookie, Authorization) and holding user data (Cache-Control: private,
+// no-store, replacing any other Cache-Control).
 func privateHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	if v := hd["Vary"]; len(v) == 1 && &v[0] == &varyOrigin[0] {
+		// The JSON API's usual case: Vary: Origin from the CORS check.
+		hd["Vary"], hd["Cache-Control"] = varyOriginCredentials, privateNoStore
+		return
+	}
+	if _, ok := hd["Vary"]; !ok {
+		// The usual case, on every protected request: one allocation for
+		// both fields. The capacities are exact, so appending to either
+		// field copies instead of overwriting the other.
+		v := []string{"Cookie", "Authorization", "private, no-store"}
+		hd["Vary"], hd["Cache-Control"] = v[0:2:2], v[2:3:3]
+		return
+	}
 	addVary(w, "Cookie")
 	addVary(w, "Authorization")
-	w.Header().Set("Cache-Control", "private, no-store")
+	hd.Set("Cache-Control", "private, no-store")
+}
+
+// Shared header values of privateHeaders (see headerField).
+var (
+	varyOriginCredentials = []string{"Origin", "Cookie", "Authorization"}
+	privateNoStore        = []string{"private, no-store"}
+)
+
+// withPrincipal returns r carrying p: recorded in r's own request context
+// when r has one (no allocation; see gatehouse.RecordPrincipal), otherwise
+// in a new context.
+func withPrincipal(r *http.Request, p gatehouse.Principal) *http.Request {
+	if gatehouse.RecordPrincipal(r.Context(), p) {
+		return r
+	}
+	return r.WithContext(gatehouse.WithPrincipal(r.Context(), p))
 }
 
 // Load puts the signed-in principal, if any, in the request context and calls
@@ -87,7 +173,11 @@ func (h *Handler) Load(next http.Handler) http.Handler {
 		}
 		if ok {
 			w.Header().Set("Cache-Control", "private, no-store")
-			r = r.WithContext(gatehouse.WithPrincipal(r.Context(), p))
+			r = withPrincipal(r, p)
+		} else {
+			// A request served again with this context (a retry) must
+			// not keep what an earlier pass recorded.
+			gatehouse.ForgetPrincipal(r.Context())
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -133,7 +223,7 @@ func (h *Handler) guard(permission string, next http.Handler) http.Handler {
 			h.refuse(w, r, &gatehouse.Error{Code: gatehouse.CodeForbidden, Message: "You do not have permission to do this."})
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(gatehouse.WithPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, withPrincipal(r, p))
 	})
 }
 
@@ -200,8 +290,8 @@ func (h *Handler) presentedSessionID(r *http.Request) string {
 // client describes the device behind r.
 func (h *Handler) client(r *http.Request) gatehouse.Client {
 	c := gatehouse.Client{IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent(), Languages: h.languages(r)}
-	if ck, err := r.Cookie(h.deviceCookie); err == nil && validToken(ck.Value) {
-		c.Device = ck.Value
+	if v, ok := cookieValue(r.Header, h.deviceCookie); ok && validToken(v) {
+		c.Device = v
 	}
 	return c
 }
@@ -252,7 +342,9 @@ func validToken(s string) bool {
 // addVary adds a field to Vary unless it is already there.
 func addVary(w http.ResponseWriter, field string) {
 	for _, v := range w.Header().Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(f), field) {
 				return
 			}

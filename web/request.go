@@ -28,10 +28,16 @@ func RequestID(ctx context.Context) string {
 func withRequestID(w http.ResponseWriter, r *http.Request) (*http.Request, *gatehouse.RequestInfo) {
 	info := gatehouse.RequestInfoFrom(r.Context())
 	if info == nil {
-		info = &gatehouse.RequestInfo{ID: newRequestID()}
-		r = r.WithContext(gatehouse.ContextWithRequest(r.Context(), info))
+		var ctx context.Context
+		ctx, info = gatehouse.NewRequestContext(r.Context(), newRequestID())
+		r = r.WithContext(ctx)
 	}
-	w.Header().Set("X-Request-Id", info.ID)
+	// Set only when absent or different: AccessLog and the Handler both
+	// come here for one request.
+	hd := w.Header()
+	if v := hd["X-Request-Id"]; len(v) != 1 || v[0] != info.ID {
+		hd["X-Request-Id"] = []string{info.ID}
+	}
 	return r, info
 }
 
@@ -44,7 +50,8 @@ var (
 )
 
 func newRequestID() string {
-	return requestIDPrefix + strconv.FormatUint(requestIDCounter.Add(1), 36)
+	var buf [32]byte // 10 + at most 13 base-36 digits
+	return string(strconv.AppendUint(append(buf[:0], requestIDPrefix...), requestIDCounter.Add(1), 36))
 }
 
 // LogHandler wraps an slog.Handler so every record logged with a request's
@@ -122,17 +129,19 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // (or, without it, the Forwarded header) is walked from the right, skipping
 // trusted proxies, and the first untrusted hop is the client. Headers from
 // an untrusted peer are ignored entirely, so they cannot be spoofed.
+//
+// The result is the address in its canonical form (netip.Addr.String).
 func ClientIP(r *http.Request, trusted []netip.Prefix) string {
-	peer := parseIP(r.RemoteAddr)
+	peer, text := parseIP(r.RemoteAddr)
 	if !peer.IsValid() {
 		return ""
 	}
 	if !isTrusted(peer, trusted) {
-		return peer.String()
+		return addrText(peer, text)
 	}
 	hops := forwardedChain(r.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
-		ip := parseIP(hops[i])
+		ip, _ := parseIP(hops[i])
 		if !ip.IsValid() {
 			// A garbled hop: stop believing the chain at this point.
 			return peer.String()
@@ -143,6 +152,16 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		peer = ip
 	}
 	return peer.String()
+}
+
+// addrText returns a.String(), or text, which a was parsed from, when that
+// is the same: the usual RemoteAddr then costs no allocation.
+func addrText(a netip.Addr, text string) string {
+	var buf [64]byte
+	if string(a.AppendTo(buf[:0])) == text {
+		return text
+	}
+	return a.String()
 }
 
 // forwardedChain returns the hops of X-Forwarded-For, or of Forwarded's
@@ -170,21 +189,24 @@ func forwardedChain(h http.Header) []string {
 	return hops
 }
 
-// parseIP accepts "ip", "ip:port", "[ipv6]" and "[ipv6]:port".
-func parseIP(s string) netip.Addr {
-	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().WithZone("")
+// parseIP accepts "ip", "ip:port", "[ipv6]" and "[ipv6]:port", and returns
+// the address (IPv4-mapped addresses unmapped, zones dropped) and the text
+// it was parsed from. Only a string with one colon, or starting with "[",
+// can carry a port (a bare IPv6 address has at least two colons); the
+// others are parsed whole, so the usual forms cost no error allocation.
+func parseIP(s string) (netip.Addr, string) {
+	host := strings.TrimSpace(s)
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && (strings.IndexByte(host, ':') == i || host[0] == '[') {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	a, err := netip.ParseAddr(s)
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.Addr{}
+		return netip.Addr{}, ""
 	}
-	return a.Unmap().WithZone("")
+	return a.Unmap().WithZone(""), host
 }
 
 func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {

@@ -115,7 +115,7 @@ func (h *Handler) private(fn http.HandlerFunc) http.HandlerFunc {
 		case !ok:
 			h.refuse(w, r, errUnauthenticated)
 		default:
-			fn(w, r.WithContext(gatehouse.WithPrincipal(r.Context(), p)))
+			fn(w, withPrincipal(r, p))
 		}
 	}
 }

@@ -32,8 +32,44 @@ func NewToken() string {
 // not use HashToken for passwords or other low-entropy input (use
 // HashPassword).
 func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return DigestToken(token).String()
+}
+
+// Digest is the raw SHA-256 of a token, the 32 bytes HashToken encodes. It
+// is comparable, so in-memory lookups (the session cache) can key on it
+// without encoding the hash, which keeps an allocation off every request.
+type Digest [sha256.Size]byte
+
+// DigestToken returns the SHA-256 of token. DigestToken(t).String() ==
+// HashToken(t).
+func DigestToken(token string) Digest {
+	// []byte(token) would copy a token longer than 32 bytes to the heap;
+	// a stack buffer holds ours (43 bytes) and anything up to 64.
+	var buf [64]byte
+	return sha256.Sum256(append(buf[:0], token...))
+}
+
+// String returns d encoded as HashToken encodes it: the form stores keep.
+func (d Digest) String() string {
+	return base64.RawURLEncoding.EncodeToString(d[:])
+}
+
+// strictRawURL refuses the non-canonical spellings of a hash (nonzero
+// trailing bits), so each digest has exactly one text form.
+var strictRawURL = base64.RawURLEncoding.Strict()
+
+// ParseDigest decodes a HashToken result. It reports false for anything
+// else, so a malformed stored hash is never mistaken for a digest.
+func ParseDigest(hash string) (Digest, bool) {
+	var d Digest
+	if base64.RawURLEncoding.EncodedLen(len(d)) != len(hash) {
+		return Digest{}, false
+	}
+	n, err := strictRawURL.Decode(d[:], []byte(hash))
+	if err != nil || n != len(d) {
+		return Digest{}, false
+	}
+	return d, true
 }
 
 // NewID returns prefix + "_" + a 26-character random base32 string from
