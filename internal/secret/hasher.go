@@ -2,6 +2,7 @@ package secret
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 )
@@ -12,13 +13,13 @@ import (
 type Hasher struct {
 	params Params
 	pool   *Pool
-	dummy  string // an argon2id hash made with params, for DummyVerify
+	dummy  string // an argon2id hash in params, of no password, for DummyVerify
 }
 
 // NewHasher returns a Hasher that hashes with p and runs work in pool.
 // It fails if p is invalid (see Params.Validate) or pool is nil. The pool may
-// be shared with other Hashers or work. NewHasher computes one argon2id hash
-// with p, outside the pool, so it costs as much as one login.
+// be shared with other Hashers or work. NewHasher itself hashes nothing, so
+// it is cheap.
 func NewHasher(p Params, pool *Pool) (*Hasher, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("secret: new hasher: %w", err)
@@ -26,11 +27,22 @@ func NewHasher(p Params, pool *Pool) (*Hasher, error) {
 	if pool == nil {
 		return nil, errors.New("secret: new hasher: pool is nil")
 	}
-	dummy, err := HashPassword(NewToken(), p)
-	if err != nil {
-		return nil, fmt.Errorf("secret: new hasher: %w", err)
-	}
-	return &Hasher{params: p, pool: pool, dummy: dummy}, nil
+	return &Hasher{params: p, pool: pool, dummy: dummyHash(p)}, nil
+}
+
+// dummyHash returns a string that HashPassword could have written with p: a
+// random salt and a random key in place of a derived one. Verifying any
+// password against it does exactly the work of verifying against a real
+// hash with p (parse, argon2id with p's cost and lengths, constant-time
+// compare) and never matches. Deriving a real key instead would cost a
+// login's time and memory (19 MiB by default) at every start, for nothing:
+// nobody knows a password for it either way.
+func dummyHash(p Params) string {
+	salt := make([]byte, p.SaltLen)
+	key := make([]byte, p.KeyLen)
+	_, _ = rand.Read(salt) // never fails since Go 1.24
+	_, _ = rand.Read(key)
+	return encodeArgon2id(p, salt, key)
 }
 
 // Params returns the parameters new hashes are made with.

@@ -613,6 +613,15 @@ func TestHasher(t *testing.T) {
 	if !strings.HasPrefix(h.dummy, "$argon2id$v=19$m=64,t=1,p=1$") {
 		t.Errorf("dummy hash %q does not use the Hasher's params", h.dummy)
 	}
+	// DummyVerify's work is a real Verify's: the dummy parses as a hash in
+	// the Hasher's params (salt and key lengths included), so argon2id runs
+	// in full, and it matches nothing.
+	if match, rehash, err := VerifyPassword("pw", h.dummy, lowParams); match || rehash || err != nil {
+		t.Errorf("VerifyPassword(dummy) = %v, %v, %v; want false, false, nil", match, rehash, err)
+	}
+	if other, _ := NewHasher(lowParams, pool); other.dummy == h.dummy {
+		t.Error("two Hashers have the same dummy hash")
+	}
 
 	pool.Close()
 	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, ErrClosed) {

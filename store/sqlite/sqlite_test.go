@@ -2,11 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/store/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/store/storetest"
@@ -136,4 +138,29 @@ func TestMigrationStatus(t *testing.T) {
 		}
 	}
 	var _ []sqlstore.MigrationState = states
+}
+
+// A bulk insert raises the writer's page cache for its own transaction
+// only: a process that seeds and then serves must not keep it.
+func TestBulkInsertRestoresWriterCache(t *testing.T) {
+	s := open(t)
+	cacheSize := func() int64 {
+		t.Helper()
+		var n int64
+		if err := s.DB().Writer().QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&n); err != nil {
+			t.Fatalf("read cache_size: %v", err)
+		}
+		return n
+	}
+	before := cacheSize()
+	u := gatehouse.User{ID: "usr_1", Email: "a@example.com", EmailNormalized: "a@example.com"}
+	if err := s.BulkInsertUsers(t.Context(), []gatehouse.User{u}, "h"); err != nil {
+		t.Fatalf("BulkInsertUsers: %v", err)
+	}
+	if err := s.BulkInsertUsers(t.Context(), []gatehouse.User{u}, "h"); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Fatalf("BulkInsertUsers again: %v, want ErrConflict", err)
+	}
+	if after := cacheSize(); after != before {
+		t.Fatalf("writer cache_size is %d after bulk inserts, was %d", after, before)
+	}
 }

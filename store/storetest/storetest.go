@@ -114,6 +114,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DeleteAuditBefore", testDeleteAuditBefore},
 		{"SigningKeys", testSigningKeys},
 		{"ConcurrentAddSigningKey", testConcurrentAddSigningKey},
+		{"BulkInsert", testBulkInsert},
+		{"BulkInsertConflict", testBulkInsertConflict},
+		{"BulkInsertMany", testBulkInsertMany},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
