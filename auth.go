@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"runtime"
 	"slices"
 	"time"
 
@@ -96,11 +95,7 @@ func New(cfg Config, store Store, opts ...Option) (*Auth, error) {
 	if o.hashCost != nil {
 		params = *o.hashCost
 	}
-	workers := cfg.HashWorkers
-	if workers == 0 {
-		workers = max(runtime.GOMAXPROCS(0)-1, 1)
-	}
-	pool := secret.NewPool(secret.PoolConfig{Workers: workers, Queue: cfg.HashQueue, MaxWait: cfg.HashMaxWait})
+	pool := secret.NewPool(secret.PoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, MaxWait: cfg.HashMaxWait})
 	hasher, err := secret.NewHasher(params, pool)
 	if err != nil {
 		pool.Close()
@@ -186,6 +181,22 @@ func (a *Auth) Logger() *slog.Logger { return a.log }
 
 // Now returns the injected clock's time, in UTC.
 func (a *Auth) Now() time.Time { return a.clock.Now().UTC() }
+
+// HashPassword hashes password as sign-up does (NFKC-normalized, argon2id
+// at the configured cost, through the hashing pool) without checking it
+// against the password policy: for tools that prepare accounts in bulk and
+// for measuring the pool. CodeOverloaded when the pool is saturated.
+func (a *Auth) HashPassword(ctx context.Context, password string) (string, error) {
+	pw, err := normalize.Password(password)
+	if err != nil {
+		return "", passwordError(err, "password")
+	}
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", hashError(err)
+	}
+	return hash, nil
+}
 
 // HashPoolStats reports the password-hashing pool's load, for metrics.
 func (a *Auth) HashPoolStats() (running, waiting int) {

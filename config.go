@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -284,6 +285,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("PasswordHashing: %d KiB × %d passes is weaker than the minimum of %d KiB·passes (for example 19456 KiB × 2)", hp.Memory, hp.Time, minHashWork)
 	} else if err := hp.Validate(); err != nil {
 		return c, fmt.Errorf("PasswordHashing: %w", err)
+	} else {
+		c.PasswordHashing = PasswordHashing{MemoryKiB: hp.Memory, Iterations: hp.Time, Parallelism: hp.Threads}
 	}
 	if c.AfterSignInPath == "" {
 		c.AfterSignInPath = c.BasePath + "/account"
@@ -315,6 +318,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HashQueue < 0 || c.HashWorkers < 0 || c.HashMaxWait < 0 {
 		return c, fmt.Errorf("HashWorkers, HashQueue and HashMaxWait must not be negative")
+	}
+	if c.HashWorkers == 0 {
+		c.HashWorkers = max(runtime.GOMAXPROCS(0)-1, 1)
 	}
 	switch c.EmailVerification {
 	case "":

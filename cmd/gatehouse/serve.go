@@ -11,12 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -109,23 +107,6 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 	for _, w := range s.warnings {
 		log.Warn(w)
 	}
-	keys, err := loadSecret(s)
-	if err != nil {
-		return err
-	}
-	log.Debug("master secret loaded", "source", keys.source)
-	mailer, devMailbox, mailDest, err := newMailer(s)
-	if err != nil {
-		return err
-	}
-	theme, err := web.NewTheme(s.theme)
-	if err != nil {
-		return fmt.Errorf("hosted pages: %w", err)
-	}
-	for _, w := range theme.Warnings() {
-		log.Warn(w)
-	}
-
 	// Listen before the slow parts so that a port in use fails at once.
 	ln, err := listen("addr", s.addr)
 	if err != nil {
@@ -139,65 +120,30 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 		}
 		defer opsLn.Close()
 	}
-
-	st, err := openBackend(ctx, s)
+	n, err := openNode(ctx, s, log, ce)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if s.migrateOnStart {
-		if err := st.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrating the database (set migrate_on_start: false to manage migrations with `gatehouse migrate`): %w", err)
-		}
-	}
-	sh, err := openShared(ctx, s, log)
-	if err != nil {
-		return err
-	}
-	defer sh.close()
-	auth, closeExtra, err := newAuth(s, st, log, keys, sh, ce)
-	if err != nil {
-		return err
-	}
-	defer closeExtra()
-	defer auth.Close()
+	defer n.close()
 
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("registering metrics: %w", err)
-		}
-	}
-	// Signing keys exist before the first request, and a key that cannot be
-	// decrypted (wrong master secret) stops the start.
-	if _, err := auth.RotateKeys(ctx, false); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	handler := web.New(auth, web.WithMetrics(reg), web.WithDevMailbox(devMailbox), web.WithTheme(theme))
-
-	cfg := auth.Config() // with the root package's defaults applied
-	srv := newServer(web.AccessLog(log, mainMux(cfg.BasePath, handler, st, auth)), log)
+	cfg := n.auth.Config() // with the root package's defaults applied
+	srv := newServer(web.AccessLog(log, n.handler), log)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- serveOn(srv, ln) }()
 	var opsURL, opsAddr string
 	if opsLn != nil {
-		ops := newServer(opsMux(reg), log)
+		ops := newServer(opsMux(n.registry), log)
 		servers = append(servers, ops)
 		go func() { errc <- serveOn(ops, opsLn) }()
 		opsAddr = opsLn.Addr().String()
 		opsURL = "http://" + opsAddr
 	}
-	printBanner(ce.stdout, s, cfg, ln.Addr(), opsURL, mailDest)
+	printBanner(ce.stdout, s, cfg, ln.Addr(), opsURL, n.mailDest)
 	log.Info("gatehouse started", "mode", s.mode(), "public_url", cfg.PublicURL, "addr", ln.Addr().String(), "ops_addr", opsAddr, "database", s.db.driver)
 
-	// Background work stops before the servers shut down; queued mail
-	// not yet sent stays in the outbox for the next start or another node.
 	bgCtx, stopBackground := context.WithCancel(ctx)
-	var bg sync.WaitGroup
-	bg.Go(func() { cleanup(bgCtx, auth, log) })
-	bg.Go(func() { _ = auth.DeliverMail(bgCtx, mailer) })
-
+	waitBackground := n.background(bgCtx, log)
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -206,7 +152,7 @@ func (c *serveCmd) Run(ctx context.Context, ce *commandEnv) error {
 		log.Error("server stopped", "err", serveErr)
 	}
 	stopBackground()
-	bg.Wait()
+	waitBackground()
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
