@@ -104,32 +104,33 @@ func TestWarmupIsNotRecorded(t *testing.T) {
 }
 
 func TestOpenLoop(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// 200 calls a second for 500 ms, each taking 2 ms: 100 calls, none dropped.
-		res := Run(context.Background(), Options{Concurrency: 4, Rate: 200, Duration: 500 * time.Millisecond},
-			func(ctx context.Context, _ int, _ uint64) error {
-				time.Sleep(2 * time.Millisecond)
-				return nil
-			})
-		if res.Calls != 100 || res.Dropped != 0 || res.P99 != 2*time.Millisecond {
-			t.Fatalf("%+v", res)
-		}
-	})
-}
-
-func TestOpenLoopDropsWhatDoesNotFit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// One slot, calls due every 10 ms, each taking 25 ms: one call in
+	tests := []struct {
+		name                   string
+		slots                  int
+		rate                   float64
+		duration, took         time.Duration
+		wantCalls, wantDropped int
+	}{
+		// 200 calls a second for 500 ms, each taking 2 ms: all 100 start.
+		{"keeps up", 4, 200, 500 * time.Millisecond, 2 * time.Millisecond, 100, 0},
+		// One slot, a call due every 10 ms, each taking 25 ms: one call in
 		// three starts, the others are dropped.
-		res := Run(context.Background(), Options{Concurrency: 1, Rate: 100, Duration: 300 * time.Millisecond},
-			func(ctx context.Context, _ int, _ uint64) error {
-				time.Sleep(25 * time.Millisecond)
-				return nil
+		{"drops what does not fit", 1, 100, 300 * time.Millisecond, 25 * time.Millisecond, 10, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				res := Run(context.Background(), Options{Concurrency: tt.slots, Rate: tt.rate, Duration: tt.duration},
+					func(ctx context.Context, _ int, _ uint64) error {
+						time.Sleep(tt.took)
+						return nil
+					})
+				if res.Calls != tt.wantCalls || res.Dropped != tt.wantDropped || res.P99 != tt.took {
+					t.Fatalf("%+v", res)
+				}
 			})
-		if res.Calls != 10 || res.Dropped != 20 {
-			t.Fatalf("%+v", res)
-		}
-	})
+		})
+	}
 }
 
 func TestErrorKindsAreBounded(t *testing.T) {

@@ -42,21 +42,8 @@ func (s *Store) AppendAudit(ctx context.Context, events []gatehouse.AuditEvent) 
 	}
 	return s.db.InTx(ctx, func(tx *Tx) error {
 		for chunk := range slices.Chunk(events, auditInsertRows) {
-			var b strings.Builder
 			args := make([]any, 0, len(chunk)*auditColumnCount)
-			b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
-			for i, e := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteByte('(')
-				for c := range auditColumnCount {
-					if c > 0 {
-						b.WriteString(", ")
-					}
-					b.WriteString("$" + strconv.Itoa(len(args)+c+1))
-				}
-				b.WriteByte(')')
+			for _, e := range chunk {
 				count := e.Count
 				if count < 1 {
 					count = 1
@@ -64,7 +51,8 @@ func (s *Store) AppendAudit(ctx context.Context, events []gatehouse.AuditEvent) 
 				args = append(args, e.ID, toMillis(e.At), e.Type, e.ActorID, e.SubjectID,
 					e.IP, e.UserAgent, e.RequestID, e.Reason, count)
 			}
-			if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
+			query := valuesStatement(`INSERT INTO audit_events (`+auditColumns+`) VALUES `, auditColumnCount, len(chunk))
+			if _, err := tx.Exec(ctx, query, args...); err != nil {
 				return s.insertError(op, err)
 			}
 		}
