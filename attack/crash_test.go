@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/gatehouse-auth/gatehouse/internal/tcpproxy"
 	"github.com/gatehouse-auth/gatehouse/internal/testpg"
 )
 
@@ -498,13 +499,13 @@ func TestBinaryFailsClosedWhenTheDatabaseIsDown(t *testing.T) {
 
 // throughProxy returns dsn with its host and port replaced by those of a
 // new proxy forwarding to the original ones.
-func throughProxy(t *testing.T, dsn string) (string, *tcpProxy) {
+func throughProxy(t *testing.T, dsn string) (string, *tcpproxy.Proxy) {
 	t.Helper()
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
 		t.Fatalf("parse DSN: %v", err)
 	}
-	p := startProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	p := tcpproxy.Start(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
 	host, port, _ := net.SplitHostPort(p.Addr())
 	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		u.Host = p.Addr()
@@ -611,7 +612,7 @@ func failsClosedPostgres(t *testing.T) {
 	t.Logf("server log during the outage (last lines):\n%s", lastLines(s.Logs(), 6))
 
 	// The database comes back: no restart.
-	proxy.Resume()
+	proxy.Forward()
 	back := time.Now()
 	deadline := back.Add(15 * time.Second)
 	for {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-auth/gatehouse/internal/tcpproxy"
 )
 
 // skipMessage is what a test says when Redis is not configured.
@@ -115,115 +114,20 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-// proxy is a TCP proxy between a client and the test server, so a test can
-// simulate an outage without touching the shared server.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	mode  proxyMode
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-type proxyMode int
-
-const (
-	forward   proxyMode = iota // pass traffic through
-	refuse                     // close every connection at once
-	blackhole                  // accept connections, never answer
-)
-
-// startProxy starts a proxy to the server of rawURL, in forward mode.
-func startProxy(t testing.TB, rawURL string) *proxy {
-	t.Helper()
-	opt, err := goredis.ParseURL(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := opt.Addr
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.set(refuse)
-		p.wg.Wait()
-	})
-	return p
-}
-
-// url is rawURL with its host replaced by the proxy's.
-func (p *proxy) url(t testing.TB, rawURL string) string {
+// startProxy starts a TCP proxy to the server of rawURL, so a test can
+// play an outage without touching the shared server, and returns it with
+// rawURL pointing at it.
+func startProxy(t testing.TB, rawURL string) (*tcpproxy.Proxy, string) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = p.ln.Addr().String()
-	return u.String()
-}
-
-// set switches the mode; leaving forward drops every open connection.
-func (p *proxy) set(m proxyMode) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mode = m
-	if m != forward {
-		for c := range p.conns {
-			c.Close()
-			delete(p.conns, c)
-		}
+	opt, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (p *proxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == refuse {
-		for _, c := range cs {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range cs {
-		p.conns[c] = struct{}{}
-	}
-	return true
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		mode := p.mode
-		p.mu.Unlock()
-		switch mode {
-		case refuse:
-			c.Close()
-		case blackhole:
-			if p.track(c) {
-				p.wg.Go(func() { io.Copy(io.Discard, c) })
-			}
-		case forward:
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			if !p.track(c, up) {
-				up.Close()
-				continue
-			}
-			p.wg.Go(func() { io.Copy(up, c); up.Close(); c.Close() })
-			p.wg.Go(func() { io.Copy(c, up); up.Close(); c.Close() })
-		}
-	}
+	p := tcpproxy.Start(t, opt.Addr)
+	u.Host = p.Addr()
+	return p, u.String()
 }

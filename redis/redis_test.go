@@ -288,10 +288,10 @@ func TestOutageAndRecovery(t *testing.T) {
 	prefix := testPrefix(t, rawURL)
 	admin := adminClient(t, rawURL)
 	ctx := context.Background()
-	px := startProxy(t, rawURL)
+	px, proxied := startProxy(t, rawURL)
 	fb := newFallback()
 	log, logs := newLogger()
-	l := open(t, Options{URL: px.url(t, rawURL), Prefix: prefix, Fallback: fb, Logger: log, Timeout: time.Second})
+	l := open(t, Options{URL: proxied, Prefix: prefix, Fallback: fb, Logger: log, Timeout: time.Second})
 	l.retryEvery = 20 * time.Millisecond
 	r := gatehouse.Rate{Limit: 100, Period: time.Hour}
 	key := prefix + limitSpace + "k"
@@ -310,7 +310,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	before := tat()
 
-	px.set(refuse)
+	px.Refuse()
 	for i := range 10 {
 		if ok, _ := allow(t, l, "k", r); !ok {
 			t.Fatalf("request %d during the outage denied", i+1)
@@ -326,7 +326,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Error("Redis counted during the outage")
 	}
 
-	px.set(forward)
+	px.Forward()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), "redis is back") {
 		if time.Now().After(deadline) {
@@ -352,13 +352,13 @@ func TestOutageAndRecovery(t *testing.T) {
 
 func TestSlowRedisFallsBackWithinTimeout(t *testing.T) {
 	rawURL := testURL(t)
-	px := startProxy(t, rawURL)
+	px, proxied := startProxy(t, rawURL)
 	fb := newFallback()
-	l := open(t, Options{URL: px.url(t, rawURL), Prefix: testPrefix(t, rawURL), Fallback: fb, Timeout: 100 * time.Millisecond})
+	l := open(t, Options{URL: proxied, Prefix: testPrefix(t, rawURL), Fallback: fb, Timeout: 100 * time.Millisecond})
 	r := gatehouse.Rate{Limit: 100, Period: time.Hour}
 	allow(t, l, "k", r)
 
-	px.set(blackhole)
+	px.Blackhole()
 	start := time.Now()
 	if ok, _ := allow(t, l, "k", r); !ok {
 		t.Fatal("denied")

@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/fanouttest"
+	"github.com/gatehouse-auth/gatehouse/internal/tcpproxy"
 	"github.com/gatehouse-auth/gatehouse/internal/testpg"
 	"github.com/gatehouse-auth/gatehouse/store/postgres"
 )
@@ -166,15 +165,15 @@ func TestFanOutSilentConnection(t *testing.T) {
 	if err != nil || u.Host == "" {
 		t.Skip("this test needs GATEHOUSE_TEST_POSTGRES as a postgres:// URL with a host")
 	}
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
+	p := tcpproxy.Start(t, u.Host)
+	u.Host = p.Addr()
 	listener := newFanOut(t, u.String())
 	publisher := newFanOut(t, dsn)
 	r := fanouttest.Listen(t, listener)
 	r.WaitUp(t, true, time.Now(), 3*time.Second)
 
 	at := time.Now()
-	p.freeze()
+	p.Freeze()
 	t.Logf("silenced: down after %v", r.WaitUp(t, false, at, fanouttest.DownWithin))
 	// Published while the listener is cut off: lost, which the up(false)
 	// told the Auth.
@@ -182,103 +181,9 @@ func TestFanOutSilentConnection(t *testing.T) {
 	// Publish is bounded by its context, even through a silent network.
 	fanouttest.PublishBounded(t, newFanOut(t, u.String()), fanouttest.Session("ses_stuck"), "through a silent network")
 	at = time.Now()
-	p.thaw()
+	p.Forward()
 	t.Logf("restored: up after %v", r.WaitUp(t, true, at, 4*time.Second))
 	fanouttest.Publish(t, publisher, fanouttest.Session("ses_after"))
 	r.Next(t, fanouttest.Session("ses_after"), time.Second)
 	r.Quiet(t)
-}
-
-// proxy forwards TCP connections to a server until frozen; a frozen proxy
-// keeps every connection open and drops whatever is sent either way.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	frozen bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.closeAll()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) freeze() {
-	p.mu.Lock()
-	p.frozen = true
-	p.mu.Unlock()
-}
-
-// thaw forwards again; connections open while frozen lost bytes, so they
-// are closed.
-func (p *proxy) thaw() {
-	p.mu.Lock()
-	p.frozen = false
-	p.mu.Unlock()
-	p.closeAll()
-}
-
-func (p *proxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *proxy) isFrozen() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.frozen
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.pipe(up, c) })
-		p.wg.Go(func() { p.pipe(c, up) })
-	}
-}
-
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.isFrozen() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }
