@@ -125,6 +125,7 @@ var ipCases = []string{
 	"2001:db8::1", "[2001:DB8::1]:443", "2001:0db8:0000::1", "fe80::1%eth0", "[fe80::1%eth0]:80",
 	"::ffff:1.2.3.4", "[::ffff:1.2.3.4]:1", "001.2.3.4", "1.2.3.4%eth0", "1.2.3.4%a:b", "a[b]:80",
 	"host:80", "localhost", "1.2.3.4:80:90", "[::1]:80:90",
+	"::%]", "fe80::1%]", // a zone that ends in "]": whole, it parses
 }
 
 func TestParseIPMatchesBefore(t *testing.T) {

@@ -200,6 +200,10 @@ func parseIP(s string) (netip.Addr, string) {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
+	} else if a, err := netip.ParseAddr(host); err == nil {
+		// Whole, as it is ("fe80::1%]" has the zone "]"): only if that
+		// fails are brackets around it removed.
+		return a.Unmap().WithZone(""), host
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	a, err := netip.ParseAddr(host)
