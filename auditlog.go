@@ -35,6 +35,17 @@ const (
 	EventRateLimited      = "rate_limited"
 	EventAbuseLimitFailed = "limiter_unavailable"
 	EventKeyRotated       = "key_rotated"
+	// The OpenID Connect provider's events. SubjectID is the user, or the
+	// client for client changes; Reason names the client where a user is
+	// the subject.
+	EventClientCreated       = "client_created"
+	EventClientUpdated       = "client_updated"
+	EventClientSecretRotated = "client_secret_rotated"
+	EventClientDeleted       = "client_deleted"
+	EventAppAuthorized       = "app_authorized"
+	EventAppRevoked          = "app_revoked"
+	EventCodeReused          = "authorization_code_reused"
+	EventRefreshReused       = "refresh_token_reused"
 )
 
 // RequestInfo describes the request an action comes from, for the audit

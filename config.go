@@ -112,6 +112,8 @@ type Config struct {
 	AuditRetention time.Duration
 	// Tokens configures first-party access tokens and the signing keys.
 	Tokens TokenConfig
+	// OAuth configures the OpenID Connect provider.
+	OAuth OAuthConfig
 }
 
 // TokenConfig configures the short-lived access tokens minted from a
@@ -132,6 +134,21 @@ type TokenConfig struct {
 	// signs; the old one stays published until everything it signed has
 	// expired.
 	KeyRotation time.Duration
+}
+
+// OAuthConfig configures the OpenID Connect provider's refresh tokens.
+type OAuthConfig struct {
+	// RefreshGrace is how long after a rotation the refresh token just
+	// replaced may be presented again and get the same successor, so a
+	// client whose response was lost on the network is not signed out
+	// (default 10s, at most 1m). Negative is strict: any reuse revokes the
+	// family. Outside the window a reuse always revokes it (RFC 9700
+	// §4.14.2).
+	RefreshGrace time.Duration
+	// RefreshLifetime is the absolute lifetime of a refresh-token family,
+	// however often it rotates (default and maximum SessionLifetime: a
+	// family also ends with the session it came from).
+	RefreshLifetime time.Duration
 }
 
 // BreachCheck configures the breached-password check at sign-up, password
@@ -314,6 +331,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.SessionCacheSize = 100_000
 	}
 	if c.Tokens, err = c.Tokens.withDefaults(c.PublicURL); err != nil {
+		return c, err
+	}
+	if c.OAuth, err = c.OAuth.withDefaults(c.SessionLifetime); err != nil {
 		return c, err
 	}
 	if c.HashQueue < 0 || c.HashWorkers < 0 || c.HashMaxWait < 0 {
@@ -504,6 +524,22 @@ func WithInsecurePasswordHashingForTests() Option {
 		p := secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 		o.hashCost = &p
 	}
+}
+
+func (o OAuthConfig) withDefaults(sessionLifetime time.Duration) (OAuthConfig, error) {
+	switch {
+	case o.RefreshGrace == 0:
+		o.RefreshGrace = 10 * time.Second
+	case o.RefreshGrace > time.Minute:
+		return o, fmt.Errorf("OAuth.RefreshGrace %s must be at most 1m: a stolen token used within it is not detected", o.RefreshGrace)
+	}
+	switch {
+	case o.RefreshLifetime == 0 || o.RefreshLifetime > sessionLifetime:
+		o.RefreshLifetime = sessionLifetime
+	case o.RefreshLifetime < time.Minute:
+		return o, fmt.Errorf("OAuth.RefreshLifetime %s must be at least 1m", o.RefreshLifetime)
+	}
+	return o, nil
 }
 
 func (t TokenConfig) withDefaults(publicURL string) (TokenConfig, error) {

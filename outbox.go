@@ -180,12 +180,17 @@ const (
 	hashRate
 	hashThrottle
 	hashDevice
+	// hashRefreshSuccessor derives a refresh token's successor from it,
+	// so a retry within the grace window gets the same one.
+	hashRefreshSuccessor
+	// hashLoginAfter seals the sign-in time an authorization request waits for.
+	hashLoginAfter
 	numHashPurposes
 )
 
 // hashPurposeNames are the derivation labels. Stored hashes (devices) depend
 // on them: never rename one.
-var hashPurposeNames = [numHashPurposes]string{"mail-rate", "rate", "throttle", "device"}
+var hashPurposeNames = [numHashPurposes]string{"mail-rate", "rate", "throttle", "device", "refresh-successor", "login-after"}
 
 // deriveHashKeys derives every keyedHash key once, at New: the sign-in path
 // hashes four or five values, and HKDF need not run for each.

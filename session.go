@@ -239,12 +239,14 @@ const (
 )
 
 // Removed counts what DeleteExpired removed.
-type Removed struct{ Sessions, Links, Mail, Devices, Throttles, Audit, Keys int }
+type Removed struct{ Sessions, Links, Mail, Devices, Throttles, Audit, Keys, OAuth int }
 
 // DeleteExpired removes sessions past either timeout, expired one-time
 // links, mail records finished more than 30 days ago, devices not seen for
 // 400 days, sign-in failure counters older than a day and audit events past
-// Config.AuditRetention, and signing keys no token can need any more; the
+// Config.AuditRetention, signing keys no token can need any more, and
+// authorization codes, refresh-token families and client assertions past
+// their end; the
 // server runs it periodically. It goes on past a failure
 // and returns the first error with what it did remove.
 func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
@@ -269,6 +271,7 @@ func (a *Auth) DeleteExpired(ctx context.Context) (Removed, error) {
 	})
 	step("delete old audit events", &r.Audit, func() (int, error) { return a.store.DeleteAuditBefore(ctx, now.Add(-a.cfg.AuditRetention)) })
 	step("delete expired signing keys", &r.Keys, func() (int, error) { return a.store.DeleteExpiredSigningKeys(ctx, now) })
+	step("delete expired OAuth codes and grants", &r.OAuth, func() (int, error) { return a.store.DeleteExpiredOAuth(ctx, now) })
 	if len(errs) > 0 {
 		return r, errs[0]
 	}

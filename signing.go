@@ -122,6 +122,30 @@ func (k *keySet) current(ctx context.Context) (keyState, error) {
 	return k.state, nil
 }
 
+// signer returns the key that signs alg now. An algorithm without any key
+// gets its first one here, so an embedder that never ran RotateKeys gets
+// its RSA key (about 0.3 s) on the first ID token rather than an error.
+func (k *keySet) signer(ctx context.Context, alg string) (liveKey, error) {
+	st, err := k.current(ctx)
+	if err != nil {
+		return liveKey{}, err
+	}
+	if key, ok := st.signingKey(alg, k.now()); ok {
+		return key, nil
+	}
+	k.mu.Lock()
+	_, err = k.loadLocked(ctx, []string{alg})
+	st = k.state
+	k.mu.Unlock()
+	if err != nil {
+		return liveKey{}, err
+	}
+	if key, ok := st.signingKey(alg, k.now()); ok {
+		return key, nil
+	}
+	return liveKey{}, errNoKey
+}
+
 // expire makes the next use reread the keys (another node rotated them).
 func (k *keySet) expire() {
 	k.mu.Lock()

@@ -26,6 +26,7 @@ type Store interface {
 	ThrottleStore
 	AuditStore
 	KeyStore
+	OAuthStore
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -72,12 +73,15 @@ type UserStore interface {
 type SessionStore interface {
 	// CreateSession inserts s. When replaces is not empty, the session with
 	// that ID (whoever's it is — the browser presenting it is leaving it) is
-	// deleted in the same transaction if it exists. ErrNotFound if s.UserID
-	// does not exist.
+	// deleted in the same transaction if it exists; if it was s.UserID's, its
+	// OAuth codes and refresh-token families move to s (the same user
+	// signing in again keeps their apps), else they go with it. ErrNotFound
+	// if s.UserID does not exist.
 	CreateSession(ctx context.Context, s Session, replaces string) error
 	// RotateSession atomically deletes session oldID and inserts next, which
 	// must belong to the same user (re-authentication and other privilege
-	// changes issue a new token this way). Exactly one of N concurrent
+	// changes issue a new token this way), moving the old session's OAuth
+	// codes and refresh-token families to next. Exactly one of N concurrent
 	// rotations of one session succeeds; the others get ErrNotFound and
 	// change nothing.
 	RotateSession(ctx context.Context, oldID string, next Session) error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,6 +419,22 @@ func activeElement(t *testing.T, ctx context.Context) focused {
 	return f
 }
 
+// tourApp registers an application with the tour's server (through the
+// CLI, on its data) that returns to the account page, and returns its
+// client ID.
+func tourApp(t *testing.T, srv *node) string {
+	t.Helper()
+	out, _ := runCLI(t, srv.bin, srv.env, "clients", "create", "--name", "Notes", "--redirect-uri", srv.url+"/auth/account",
+		"--post-logout-redirect-uri", srv.url+"/auth/sign-in", "--json")
+	var c struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil || !strings.HasPrefix(c.ID, "cli_") {
+		t.Fatalf("clients create --json printed %q: %v", out, err)
+	}
+	return c.ID
+}
+
 // buildNotes compiles examples/notes, once per run of the tests.
 func buildNotes(t *testing.T) string {
 	t.Helper()
@@ -449,10 +466,12 @@ func startNotes(t *testing.T, bin string) string {
 // tourPages leads the browser through every hosted page in the states a
 // user sees it, and calls visit at each with a name for it
 // ("sign-in.error", "account.fr"). The server must be in development mode
-// with its mail links leading back to base (serveNode). Signed-out pages
-// come first, then the signed-in ones, then a few in French.
-func tourPages(t *testing.T, ctx context.Context, base string, visit func(name string)) {
+// with its mail links leading back to it (serveNode). Signed-out pages
+// come first, then the signed-in ones (with an application's consent,
+// connected apps and logout pages), then a few in French.
+func tourPages(t *testing.T, ctx context.Context, srv *node, visit func(name string)) {
 	t.Helper()
+	base := srv.url
 	const email, password, newEmail = "grace@example.com", "correct horse battery staple", "grace.hopper@example.com"
 	api := newUser(t, base)
 	seen := map[string]bool{}
@@ -536,6 +555,25 @@ func tourPages(t *testing.T, ctx context.Context, base string, visit func(name s
 	link, _ = mailLink(t, m.Text, m.Links, base, "/confirm-email-change")
 	open("confirm-email-change", strings.TrimPrefix(link, base), `form[action="/auth/confirm-email-change"] button`)
 
+	// An application asks for access (OpenID Connect): the consent page,
+	// then the app among the connected apps, its sign-out confirmation,
+	// the sign-in page asking to sign in again, and a request that is
+	// refused on a page.
+	app := tourApp(t, srv)
+	authorize := "/auth/oauth2/authorize?" + url.Values{"response_type": {"code"}, "client_id": {app}, "redirect_uri": {base + "/auth/account"},
+		"scope": {"openid profile email offline_access"}, "state": {"tour"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode()
+	open("consent", authorize, `form[action="/auth/oauth2/authorize/consent"] button[value="allow"]`)
+	step(t, ctx, "allow the application",
+		chromedp.Click(css(`form[action="/auth/oauth2/authorize/consent"] button[value="allow"]`)),
+		chromedp.WaitVisible(css(`#apps form[action="/auth/account/apps/`+app+`/revoke"] button`)),
+	)
+	visit("account.apps")
+	open("logout", "/auth/oauth2/logout?"+url.Values{"client_id": {app}, "post_logout_redirect_uri": {base + "/auth/sign-in"}}.Encode(),
+		`form[action="/auth/oauth2/logout"] button`)
+	open("sign-in.again", "/auth/sign-in?prompt=login&redirect_to=%2Fauth%2Faccount", `form[action="/auth/sign-in"] #password`)
+	open("error.authorize", "/auth/oauth2/authorize?"+url.Values{"client_id": {app}, "redirect_uri": {"https://evil.example/"}}.Encode(), "#form-error")
+
 	// French, chosen with the language picker, which keeps the choice.
 	step(t, ctx, "choose French",
 		chromedp.Navigate(base+"/auth/account"),
@@ -543,6 +581,7 @@ func tourPages(t *testing.T, ctx context.Context, base string, visit func(name s
 		chromedp.WaitVisible(css(`html[lang="fr"] dd#email`)),
 	)
 	visit("account.fr")
+	open("consent.fr", authorize+"&prompt=consent", `html[lang="fr"] form[action="/auth/oauth2/authorize/consent"] button`)
 	open("sign-out.fr", "/auth/sign-out", `html[lang="fr"] form[action="/auth/sign-out"] button`)
 	step(t, ctx, "sign out",
 		chromedp.Click(css(`form[action="/auth/sign-out"] button`)),

@@ -260,10 +260,10 @@ func TestBrowserKeyboardSignIn(t *testing.T) {
 }
 
 // pagesServer runs the binary in development mode for a tour of the pages.
-func pagesServer(t *testing.T) string {
+func pagesServer(t *testing.T) *node {
 	t.Helper()
 	bin := buildBinary(t)
-	return serveNode(t, bin, t.TempDir()).url
+	return serveNode(t, bin, t.TempDir())
 }
 
 // TestBrowserAccessibility runs axe-core (WCAG 2.0, 2.1 and 2.2, A and AA)
@@ -274,7 +274,7 @@ func pagesServer(t *testing.T) string {
 func TestBrowserAccessibility(t *testing.T) {
 	src := axeScript(t)
 	ctx := browser(t)
-	base := pagesServer(t)
+	srv := pagesServer(t)
 	step(t, ctx, "desktop size", emulate("light", desktop))
 	type problem struct {
 		text  string
@@ -284,7 +284,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	byText := map[string]*problem{}
 	var shifts, minor []string
 	pages := 0
-	tourPages(t, ctx, base, func(name string) {
+	tourPages(t, ctx, srv, func(name string) {
 		pages++
 		if ls := measureLayoutShift(t, ctx); ls.Sum >= 0.01 {
 			shifts = append(shifts, fmt.Sprintf("%s: layout shift %.4f as it loads (%s)", name, ls.Sum, strings.Join(ls.Sources, ", ")))
@@ -344,13 +344,13 @@ func TestBrowserAccessibility(t *testing.T) {
 // them (.ci/run does).
 func TestBrowserScreenshots(t *testing.T) {
 	ctx := browser(t)
-	base := pagesServer(t)
+	srv := pagesServer(t)
 	var index strings.Builder
 	index.WriteString("<!doctype html><meta charset=utf-8><title>Gatehouse hosted pages</title>\n" +
 		"<style>body{font:14px system-ui;margin:1rem}td{vertical-align:top;padding:.25rem}img{border:1px solid #ccc}</style>\n" +
 		"<table><tr><th>page<th>light 390<th>light 1280<th>dark 390<th>dark 1280\n")
 	n := 0
-	tourPages(t, ctx, base, func(name string) {
+	tourPages(t, ctx, srv, func(name string) {
 		fmt.Fprintf(&index, "<tr><th>%s", name)
 		for _, scheme := range []string{"light", "dark"} {
 			for _, vp := range []viewport{phone, desktop} {

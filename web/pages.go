@@ -26,6 +26,7 @@ var stylesheet []byte
 var pageNames = []string{
 	"sign-in", "sign-up", "sign-out", "account", "error", "not-found", "check-email", "forgot-password",
 	"resend-verification", "verify-email", "reset-password", "confirm-email-change", "mailbox", "mailbox-message",
+	"consent", "logout",
 }
 
 // pageData is what every page template receives: the template API that
@@ -74,6 +75,15 @@ type pageData struct {
 	// Mail is the development mailbox's content.
 	Mail    []mailbox.Entry
 	Message mailbox.Entry
+	// ErrorDetail is the protocol's own description of an OpenID Connect
+	// request's error, in English, for the application's developer; Error
+	// holds the translated text for the user.
+	ErrorDetail string
+	// Consent is the consent page's request; Logout the logout
+	// confirmation's; Apps the account page's connected apps.
+	Consent *consentView
+	Logout  *logoutView
+	Apps    []appView
 
 	loc *catalog.Locale
 }
@@ -145,6 +155,9 @@ func (h *Handler) returnTo(r *http.Request) string {
 	if f := in.Get("for"); checkEmailTopics[f] {
 		out.Set("for", f)
 	}
+	if in.Get("prompt") == "login" { // the sign-in page that signs in again
+		out.Set("prompt", "login")
+	}
 	if len(out) == 0 {
 		return r.URL.Path
 	}
@@ -157,6 +170,7 @@ func (h *Handler) returnTo(r *http.Request) string {
 var notices = map[string]bool{
 	"email_verified": true, "password_reset": true, "email_changed": true, "signed_out": true,
 	"password_changed": true, "profile_saved": true, "account_deleted": true, "sessions_revoked": true,
+	"app_revoked": true,
 }
 
 // render writes a page with status st. Pages are never cached: they carry
@@ -228,16 +242,29 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // formPage serves the GET of a sign-in or sign-up form; a browser that is
-// already signed in is sent on to its destination.
+// already signed in is sent on to its destination, unless the sign-in page
+// was asked to sign in again (prompt=login: an application asked for a
+// fresh sign-in, which then replaces the session).
 func (h *Handler) formPage(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		target, _ := h.safeRedirect(r.URL.Query().Get("redirect_to"))
-		if _, ok := gatehouse.PrincipalFrom(r.Context()); ok {
+		again := name == "sign-in" && r.URL.Query().Get("prompt") == "login"
+		p, ok := gatehouse.PrincipalFrom(r.Context())
+		if ok && !again {
 			http.Redirect(w, r, h.redirectTarget(target), http.StatusSeeOther)
 			return
 		}
 		d := h.data(r, name)
 		d.RedirectTo = target
+		switch hint := r.URL.Query().Get("login_hint"); {
+		case ok:
+			d.Email = p.User.Email
+			d.Notice = d.loc.T("sign-in.again")
+		case name == "sign-in" && len(hint) <= 254 && strings.Contains(hint, "@"):
+			// An application's login_hint (OpenID Connect Core §3.1.2.1)
+			// fills in the address; the template escapes it.
+			d.Email = hint
+		}
 		h.render(w, r, http.StatusOK, name, d)
 	}
 }
@@ -322,7 +349,7 @@ func (h *Handler) pageSignOut(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) pageAccount(w http.ResponseWriter, r *http.Request) {
 	d := h.data(r, "account")
-	if err := h.accountSessions(r, d); err != nil {
+	if err := h.accountLists(r, d); err != nil {
 		h.renderError(w, r, err)
 		return
 	}
@@ -340,11 +367,20 @@ func (h *Handler) accountError(w http.ResponseWriter, r *http.Request, form stri
 	if form == "profile" {
 		d.Name = r.PostForm.Get("name")
 	}
-	if serr := h.accountSessions(r, d); serr != nil {
+	if serr := h.accountLists(r, d); serr != nil {
 		h.renderError(w, r, serr)
 		return
 	}
 	h.formError(w, r, "account", d, err)
+}
+
+// accountLists fills the account page's lists: sessions and connected
+// apps.
+func (h *Handler) accountLists(r *http.Request, d *pageData) error {
+	if err := h.accountSessions(r, d); err != nil {
+		return err
+	}
+	return h.accountApps(r, d)
 }
 
 // accountSessions fills the account page's list of sessions.

@@ -78,6 +78,8 @@ func (h *Handler) routes() {
 	page("GET /assets/{file}", http.HandlerFunc(h.stylesheet))
 	page("GET /.well-known/jwks.json", http.HandlerFunc(h.jwks))
 	page("GET /{$}", http.RedirectHandler(h.path("/account"), http.StatusSeeOther))
+	h.oauthEndpointRoutes(page, api)
+	h.oauthPageRoutes(page, api)
 
 	for _, p := range h.auth.Plugins() {
 		if p.Routes != nil {

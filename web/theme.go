@@ -255,7 +255,8 @@ func (t *Theme) check() error {
 
 // samplePages returns the states a page is rendered in for the start-up
 // check: signed out, bare and with every message; signed in with every
-// list filled and each account form's errors; each check-email topic.
+// list filled (and every list empty) and each account form's errors; each
+// check-email topic.
 func samplePages(t *Theme, l *catalog.Locale, name string) []*pageData {
 	bare := &pageData{
 		Version: PageDataVersion, Page: name, Title: "Sample", Product: "Gatehouse", Base: "/auth",
@@ -274,7 +275,15 @@ func samplePages(t *Theme, l *catalog.Locale, name string) []*pageData {
 	signedIn.State = gatehouse.AuthState{SignedIn: true, UserID: "u", Email: "ada@example.com", Name: "Ada", Roles: []string{"admin"}}
 	signedIn.Sessions = []sessionView{{ID: "a", Device: "Chrome on Linux", IP: "127.0.0.1", CreatedAt: "now", LastSeenAt: "now", Current: true}, {ID: "b", Device: "Safari on iPhone", IP: "::1", CreatedAt: "then", LastSeenAt: "then"}}
 	signedIn.LinkValid = true
-	out := []*pageData{bare, signedOut, &signedIn}
+	allScopes := []string{gatehouse.ScopeOpenID, gatehouse.ScopeProfile, gatehouse.ScopeEmail, gatehouse.ScopeOfflineAccess, "notes:read"}
+	signedIn.Consent = &consentView{App: "Notes <b>", Scopes: scopeTexts(l, allScopes),
+		Params: []hiddenField{{"client_id", "cli_sample"}, {"state", `"><script>`}}}
+	signedIn.Logout = &logoutView{App: "Notes", Params: []hiddenField{{"client_id", "cli_sample"}}}
+	signedIn.Apps = []appView{{ClientID: "cli_sample", Name: "Notes", Access: scopeTexts(l, allScopes), GrantedAt: "now"}}
+	signedIn.ErrorDetail = "The redirect_uri is not registered for this application."
+	noApps := signedIn
+	noApps.Consent, noApps.Logout, noApps.Apps = &consentView{App: "Notes"}, &logoutView{}, nil
+	out := []*pageData{bare, signedOut, &signedIn, &noApps}
 	for _, topic := range []string{"reset", "change"} {
 		d := *signedOut
 		d.CheckFor = topic

@@ -86,6 +86,8 @@ type rawConfig struct {
 	TokenTTL              string     `yaml:"token_ttl" env:"TOKEN_TTL"`
 	TokenAlgorithm        string     `yaml:"token_algorithm" env:"TOKEN_ALGORITHM"`
 	KeyRotation           string     `yaml:"key_rotation" env:"KEY_ROTATION"`
+	OAuthRefreshGrace     string     `yaml:"oauth_refresh_grace" env:"OAUTH_REFRESH_GRACE"`
+	OAuthRefreshLifetime  string     `yaml:"oauth_refresh_lifetime" env:"OAUTH_REFRESH_LIFETIME"`
 	LogoURL               string     `yaml:"logo_url" env:"LOGO_URL"`
 	PrimaryColor          string     `yaml:"primary_color" env:"PRIMARY_COLOR"`
 	CustomCSSFile         string     `yaml:"custom_css_file" env:"CUSTOM_CSS_FILE"`
@@ -573,6 +575,9 @@ func resolve(raw rawConfig) (*settings, error) {
 	if s.core.Tokens.KeyRotation, err = parseDuration("key_rotation", raw.KeyRotation); err != nil {
 		return nil, err
 	}
+	if s.core.OAuth, err = parseOAuth(raw); err != nil {
+		return nil, err
+	}
 	s.theme = web.ThemeConfig{
 		LogoURL: raw.LogoURL, PrimaryColor: raw.PrimaryColor, CustomCSSFile: raw.CustomCSSFile,
 		TemplatesDir: raw.TemplatesDir, Messages: raw.Messages,
@@ -617,6 +622,37 @@ func parseDuration(key, v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a positive Go duration; write hours, minutes or seconds, like 168h (7 days), 30m or 90s", setting(key), v)
 	}
 	return d, nil
+}
+
+// strictRefreshGrace is how gatehouse.OAuthConfig spells "no grace": any
+// negative value.
+const strictRefreshGrace time.Duration = -1
+
+// parseOAuth reads the OpenID Connect provider's refresh-token settings.
+// Unset values stay zero, so the core's defaults apply (a 10s grace, the
+// session lifetime); a configured grace of 0 is strict rotation, which the
+// core spells as a negative value, since its zero means the default.
+func parseOAuth(raw rawConfig) (gatehouse.OAuthConfig, error) {
+	var o gatehouse.OAuthConfig
+	if v := strings.TrimSpace(raw.OAuthRefreshGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return o, fmt.Errorf("%s: %q is not a Go duration from 0 to 1m, like 10s (the default); 0 makes rotation strict, and a longer window would let a stolen refresh token be used unnoticed", setting("oauth_refresh_grace"), raw.OAuthRefreshGrace)
+		}
+		o.RefreshGrace = d
+		if d == 0 {
+			o.RefreshGrace = strictRefreshGrace
+		}
+	}
+	d, err := parseDuration("oauth_refresh_lifetime", raw.OAuthRefreshLifetime)
+	if err != nil {
+		return o, err
+	}
+	if d != 0 && d < time.Minute {
+		return o, fmt.Errorf("%s: %q is shorter than the minimum of 1m", setting("oauth_refresh_lifetime"), raw.OAuthRefreshLifetime)
+	}
+	o.RefreshLifetime = d
+	return o, nil
 }
 
 // parseCount parses a whole number from 1 to max; "" is 0 (the default).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -484,5 +485,106 @@ func TestMessagesFromYAML(t *testing.T) {
 	}
 	if s.theme.Messages["fr"]["sign-in.title"] != "Bon retour" || s.core.ProductName != "Acme" {
 		t.Fatalf("messages %v, product %q", s.theme.Messages, s.core.ProductName)
+	}
+}
+
+func TestConfigOAuthRefresh(t *testing.T) {
+	tests := []struct {
+		name            string
+		yaml            string
+		env             []string
+		grace, lifetime time.Duration // in gatehouse.Config as resolved
+		strict          bool          // grace must be negative (strict rotation)
+	}{
+		{name: "unset keeps the core defaults"},
+		{name: "grace from the environment", env: []string{"GATEHOUSE_OAUTH_REFRESH_GRACE=30s"}, grace: 30 * time.Second},
+		{name: "0 is strict", env: []string{"GATEHOUSE_OAUTH_REFRESH_GRACE=0"}, strict: true},
+		{name: "0s in YAML is strict", yaml: "oauth_refresh_grace: 0s\n", strict: true},
+		{name: "bare 0 in YAML is strict", yaml: "oauth_refresh_grace: 0\n", strict: true},
+		{name: "the environment wins", yaml: "oauth_refresh_grace: 0\n", env: []string{"GATEHOUSE_OAUTH_REFRESH_GRACE=5s"}, grace: 5 * time.Second},
+		{name: "lifetime", yaml: "oauth_refresh_lifetime: 24h\n", lifetime: 24 * time.Hour},
+		{name: "lifetime from the environment", env: []string{"GATEHOUSE_OAUTH_REFRESH_LIFETIME=90m"}, lifetime: 90 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := ""
+			if tt.yaml != "" {
+				file = writeFile(t, "g.yaml", tt.yaml, 0o600)
+			}
+			s, err := loadConfig(file, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.core.OAuth
+			if tt.strict {
+				if got.RefreshGrace >= 0 {
+					t.Errorf("RefreshGrace %v, want negative (strict)", got.RefreshGrace)
+				}
+			} else if got.RefreshGrace != tt.grace {
+				t.Errorf("RefreshGrace %v, want %v", got.RefreshGrace, tt.grace)
+			}
+			if got.RefreshLifetime != tt.lifetime {
+				t.Errorf("RefreshLifetime %v, want %v", got.RefreshLifetime, tt.lifetime)
+			}
+			if err := checkCoreConfig(s); err != nil {
+				t.Errorf("the core refuses it: %v", err)
+			}
+		})
+	}
+}
+
+// TestConfigOAuthRefreshEffective checks what the core ends up with: the
+// defaults when unset, and strict rotation for a configured 0.
+func TestConfigOAuthRefreshEffective(t *testing.T) {
+	tests := []struct {
+		env             []string
+		grace, lifetime time.Duration
+	}{
+		{nil, 10 * time.Second, 720 * time.Hour},
+		{[]string{"GATEHOUSE_OAUTH_REFRESH_GRACE=0", "GATEHOUSE_SESSION_LIFETIME=48h"}, -1, 48 * time.Hour},
+		{[]string{"GATEHOUSE_OAUTH_REFRESH_GRACE=1m", "GATEHOUSE_OAUTH_REFRESH_LIFETIME=12h"}, time.Minute, 12 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.env, " "), func(t *testing.T) {
+			sess, err := openAuth(t.Context(), &commandEnv{env: baseEnv(t, tt.env...), stdout: io.Discard, stderr: io.Discard, opts: testOptions()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.close()
+			got := sess.auth.Config().OAuth
+			if tt.grace < 0 && got.RefreshGrace >= 0 || tt.grace >= 0 && got.RefreshGrace != tt.grace {
+				t.Errorf("RefreshGrace %v, want %v", got.RefreshGrace, tt.grace)
+			}
+			if got.RefreshLifetime != tt.lifetime {
+				t.Errorf("RefreshLifetime %v, want %v", got.RefreshLifetime, tt.lifetime)
+			}
+		})
+	}
+}
+
+func TestConfigOAuthRefreshErrors(t *testing.T) {
+	tests := []struct {
+		env  string
+		want []string
+	}{
+		{"GATEHOUSE_OAUTH_REFRESH_GRACE=2m", []string{"oauth_refresh_grace (GATEHOUSE_OAUTH_REFRESH_GRACE)", `"2m"`, "from 0 to 1m", "0 makes rotation strict"}},
+		{"GATEHOUSE_OAUTH_REFRESH_GRACE=-1s", []string{"oauth_refresh_grace", "from 0 to 1m"}},
+		{"GATEHOUSE_OAUTH_REFRESH_GRACE=soon", []string{"oauth_refresh_grace", "Go duration"}},
+		{"GATEHOUSE_OAUTH_REFRESH_LIFETIME=30s", []string{"oauth_refresh_lifetime (GATEHOUSE_OAUTH_REFRESH_LIFETIME)", "minimum of 1m"}},
+		{"GATEHOUSE_OAUTH_REFRESH_LIFETIME=0", []string{"oauth_refresh_lifetime", "positive Go duration"}},
+		{"GATEHOUSE_OAUTH_REFRESH_LIFETIME=30d", []string{"oauth_refresh_lifetime", "positive Go duration"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			_, err := loadConfig("", []string{tt.env})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -75,6 +75,7 @@ type cli struct {
 	Mail    mailCmd    `cmd:"" help:"Inspect the mail outbox: gatehouse mail status."`
 	Audit   auditCmd   `cmd:"" help:"Read the audit log: gatehouse audit [--type …] [--user …] [--since 24h]; gatehouse audit export > events.jsonl."`
 	Keys    keysCmd    `cmd:"" help:"Token signing keys: gatehouse keys list; gatehouse keys rotate."`
+	Clients clientsCmd `cmd:"" help:"Applications registered with the OpenID Connect provider: create, list, show, update, delete, rotate-secret."`
 	Bench   benchCmd   `cmd:"" help:"Measure this machine: session checks, access tokens, sign-in and sign-up against a bare net/http handler and the argon2id ceiling."`
 	Version versionCmd `cmd:"" help:"Print the version of this binary."`
 }

@@ -279,7 +279,7 @@ func cleanup(ctx context.Context, auth *gatehouse.Auth, log *slog.Logger) {
 				log.Warn("deleting expired records failed; will retry", "err", err)
 			}
 			if r != (gatehouse.Removed{}) {
-				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices, "keys", r.Keys)
+				log.Info("deleted expired records", "sessions", r.Sessions, "links", r.Links, "mail", r.Mail, "devices", r.Devices, "keys", r.Keys, "oauth", r.OAuth)
 			}
 		}
 	}

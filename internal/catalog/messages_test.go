@@ -52,6 +52,17 @@ var dynamicMessages = map[string][]string{
 	// the JSON API only, which answers in English.
 	"The field {fld} has the wrong type.":   nil,
 	"The field {fld} is not accepted here.": nil,
+	// oauth_client.go, checkClientURI: the administrator's own URI, quoted
+	// for the CLI and the admin API, which answer in English.
+	"%q is not an absolute URI.":                                                    nil,
+	"%q must not have a fragment (#).":                                              nil,
+	"%q must not contain wildcards: URIs are matched exactly.":                      nil,
+	"%q must not carry a user name or password.":                                    nil,
+	"%q must be printable ASCII without spaces.":                                    nil,
+	"%q has no host.":                                                               nil,
+	"%q uses http on a host other than localhost, 127.0.0.1 or [::1]: use https.":   nil,
+	"%q uses a scheme that cannot receive a redirect.":                              nil,
+	"%q: a native app's scheme must be a reverse domain name like com.example.app.": nil,
 }
 
 // patternSource marks, in the produced messages, an entry that a

@@ -344,13 +344,31 @@ func (s *Store) insertSession(ctx context.Context, tx *Tx, op string, ses gateho
 func (s *Store) CreateSession(ctx context.Context, ses gatehouse.Session, replaces string) error {
 	const op = "create session"
 	return s.db.InTx(ctx, func(tx *Tx) error {
-		if replaces != "" {
-			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, replaces); err != nil {
-				return errorf(op, err)
-			}
+		if err := s.insertSession(ctx, tx, op, ses); err != nil || replaces == "" {
+			return err
 		}
-		return s.insertSession(ctx, tx, op, ses)
+		// The same user signing in again keeps the apps they authorized
+		// from the old session; another user's are revoked with it.
+		if err := moveGrants(ctx, tx, replaces, ses); err != nil {
+			return errorf(op, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, replaces); err != nil {
+			return errorf(op, err)
+		}
+		return nil
 	})
+}
+
+// moveGrants hands the OAuth codes and refresh-token families of session
+// oldID to next when both are the same user's, so that re-authenticating
+// does not sign that user out of every app.
+func moveGrants(ctx context.Context, tx *Tx, oldID string, next gatehouse.Session) error {
+	for _, table := range []string{"oauth_families", "oauth_codes"} {
+		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET session_id = $1 WHERE session_id = $2 AND user_id = $3`, next.ID, oldID, next.UserID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateSession deletes session oldID of next.UserID and inserts next, in
@@ -360,6 +378,12 @@ func (s *Store) CreateSession(ctx context.Context, ses gatehouse.Session, replac
 func (s *Store) RotateSession(ctx context.Context, oldID string, next gatehouse.Session) error {
 	const op = "rotate session"
 	return s.db.InTx(ctx, func(tx *Tx) error {
+		if err := s.insertSession(ctx, tx, op, next); err != nil {
+			return err
+		}
+		if err := moveGrants(ctx, tx, oldID, next); err != nil {
+			return errorf(op, err)
+		}
 		ok, err := execOne(ctx, tx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, oldID, next.UserID)
 		if err != nil {
 			return errorf(op, err)
@@ -367,7 +391,7 @@ func (s *Store) RotateSession(ctx context.Context, oldID string, next gatehouse.
 		if !ok {
 			return notFound(op)
 		}
-		return s.insertSession(ctx, tx, op, next)
+		return nil
 	})
 }
 

@@ -117,6 +117,21 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"BulkInsert", testBulkInsert},
 		{"BulkInsertConflict", testBulkInsertConflict},
 		{"BulkInsertMany", testBulkInsertMany},
+		{"OAuthClients", testOAuthClients},
+		{"OAuthConsents", testOAuthConsents},
+		{"RevokeConsent", testRevokeConsent},
+		{"AuthorizationCode", testAuthorizationCode},
+		{"RedeemAuthorizationCodeRefused", testRedeemAuthorizationCodeRefused},
+		{"RedeemAuthorizationCodeReuse", testRedeemAuthorizationCodeReuse},
+		{"ConcurrentRedeemAuthorizationCode", testConcurrentRedeemAuthorizationCode},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"ConcurrentRotateRefreshToken", testConcurrentRotateRefreshToken},
+		{"OAuthSessionCascades", testOAuthSessionCascades},
+		{"OAuthGrantsFollowSession", testOAuthGrantsFollowSession},
+		{"DeleteUserCascadesOAuth", testDeleteUserCascadesOAuth},
+		{"DeleteOAuthClientCascades", testDeleteOAuthClientCascades},
+		{"UseClientAssertion", testUseClientAssertion},
+		{"DeleteExpiredOAuth", testDeleteExpiredOAuth},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
