@@ -246,8 +246,8 @@ type LogoutRequest struct {
 	// RedirectURI is the registered post_logout_redirect_uri with state
 	// added, or "" to show Gatehouse's signed-out page.
 	RedirectURI string
-	// Confirmed: a valid id_token_hint names the signed-in user, so the
-	// logout needs no confirmation page.
+	// Confirmed: a valid id_token_hint was issued from the browser's
+	// current session, so the logout needs no confirmation page.
 	Confirmed bool
 	// Params carry the request through the confirmation page.
 	Params url.Values
@@ -284,7 +284,9 @@ func (a *Auth) ParseLogoutRequest(ctx context.Context, q url.Values, p *Principa
 			return req, oauthErr("invalid_request", "The id_token_hint was issued to another client than client_id.")
 		}
 		clientID = hint.Audience[0]
-		req.Confirmed = p != nil && hint.Subject == p.User.ID
+		// Only the ID token of this very session confirms: an old one (a
+		// leaked token stays valid as a hint forever) gets the page.
+		req.Confirmed = p != nil && hint.Subject == p.User.ID && hint.SID == p.Session.ID
 	}
 	if clientID != "" {
 		c, err := OAuthClient{}, error(ErrNotFound)
@@ -352,6 +354,9 @@ func (a *Auth) ConnectedApps(ctx context.Context, p Principal) ([]ConnectedApp, 
 // revokes every token the client holds for the user. CodeNotFound when the
 // user had not allowed it.
 func (a *Auth) RevokeConnectedApp(ctx context.Context, p Principal, clientID string) error {
+	if !plausibleClientID(clientID) {
+		return errNoSuchApp
+	}
 	if err := a.store.RevokeConsent(ctx, p.User.ID, clientID); err != nil {
 		return storeError("revoke consent", err, errNoSuchApp)
 	}

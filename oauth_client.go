@@ -327,6 +327,9 @@ func (a *Auth) RotateClientSecret(ctx context.Context, id string) (string, error
 
 // DeleteClient deletes the client with everything it was granted.
 func (a *Auth) DeleteClient(ctx context.Context, id string) error {
+	if !plausibleClientID(id) {
+		return errNoSuchClient
+	}
 	if err := a.store.DeleteOAuthClient(ctx, id); err != nil {
 		return storeError("delete client", err, errNoSuchClient)
 	}
@@ -336,6 +339,9 @@ func (a *Auth) DeleteClient(ctx context.Context, id string) error {
 
 // Client returns the client or CodeNotFound.
 func (a *Auth) Client(ctx context.Context, id string) (OAuthClient, error) {
+	if !plausibleClientID(id) {
+		return OAuthClient{}, errNoSuchClient
+	}
 	c, err := a.store.OAuthClientByID(ctx, id)
 	if err != nil {
 		return OAuthClient{}, storeError("load client", err, errNoSuchClient)

@@ -543,3 +543,49 @@ func signIn(t *testing.T, a *gatehouse.Auth, email string) gatehouse.Result {
 	}
 	return res
 }
+
+// TestOAuthLogoutHint: only an ID token of the browser's current session
+// skips the logout confirmation; the post-logout URI must be registered.
+func TestOAuthLogoutHint(t *testing.T) {
+	f := newOAuthFixture(t, gatehouse.Config{})
+	c, _, err := f.a.CreateClient(t.Context(), gatehouse.ClientSpec{Name: "App", RedirectURIs: []string{"https://app.example.com/cb"},
+		PostLogoutRedirectURIs: []string{"https://app.example.com/bye"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client = c
+	res, err := f.exchange(t, f.code(t, "openid", "l"), "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.a.Authenticate(t.Context(), signIn(t, f.a, "ada@example.com").Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		q         url.Values
+		p         *gatehouse.Principal
+		confirmed bool
+		redirect  string
+		code      string
+	}{
+		{"hint of this session", url.Values{"id_token_hint": {res.IDToken}, "post_logout_redirect_uri": {"https://app.example.com/bye"}, "state": {"s"}}, &f.p, true, "https://app.example.com/bye?state=s", ""},
+		{"hint of another session of the user", url.Values{"id_token_hint": {res.IDToken}}, &other, false, "", ""},
+		{"no hint", url.Values{"client_id": {c.ID}, "post_logout_redirect_uri": {"https://app.example.com/bye"}}, &f.p, false, "https://app.example.com/bye", ""},
+		{"unregistered URI", url.Values{"client_id": {c.ID}, "post_logout_redirect_uri": {"https://app.example.com/bye/"}}, &f.p, false, "", "invalid_request"},
+		{"URI without client", url.Values{"post_logout_redirect_uri": {"https://app.example.com/bye"}}, &f.p, false, "", "invalid_request"},
+		{"hint and another client", url.Values{"id_token_hint": {res.IDToken}, "client_id": {"cli_other"}}, &f.p, false, "", "invalid_request"},
+		{"access token as hint", url.Values{"id_token_hint": {res.AccessToken}}, &f.p, false, "", "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := f.a.ParseLogoutRequest(t.Context(), tc.q, tc.p)
+			if oauthCode(err) != tc.code {
+				t.Fatalf("err = %v, want %q", err, tc.code)
+			}
+			if err == nil && (req.Confirmed != tc.confirmed || req.RedirectURI != tc.redirect) {
+				t.Fatalf("confirmed %v redirect %q, want %v %q", req.Confirmed, req.RedirectURI, tc.confirmed, tc.redirect)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/catalog"
@@ -272,6 +273,7 @@ func (h *Handler) renderConsent(w http.ResponseWriter, r *http.Request, req gate
 	d := h.data(r, "consent")
 	d.Consent = &consentView{App: req.Client.Name, Scopes: scopeTexts(d.loc, req.Scopes), Params: hiddenFields(req.Params)}
 	d.ReturnTo = h.requestReturnTo("/oauth2/authorize", req.Params, d.ReturnTo)
+	d.formTargets = []string{req.RedirectURI}
 	h.render(w, r, http.StatusOK, "consent", d)
 }
 
@@ -347,6 +349,7 @@ func (h *Handler) oauthLogout(sameOrigin *http.CrossOriginProtection) http.Handl
 				d.Logout.App = req.Client.Name
 			}
 			d.ReturnTo = h.requestReturnTo("/oauth2/logout", req.Params, d.ReturnTo)
+			d.formTargets = []string{req.RedirectURI}
 			h.render(w, r, http.StatusOK, "logout", d)
 		}
 	}
@@ -375,4 +378,55 @@ func (h *Handler) pageRevokeApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, h.path("/account?notice=app_revoked#apps"), http.StatusSeeOther)
+}
+
+// continuationTarget is the application's redirect URI when target (a
+// page's redirect_to) continues an authorization request, else "". Signing
+// in there ends, through redirects, at the application.
+func (h *Handler) continuationTarget(r *http.Request, target string) string {
+	u, err := url.Parse(target)
+	if err != nil || u.Path != h.path("/oauth2/authorize") || u.Host != "" {
+		return ""
+	}
+	req, _ := h.auth.ParseAuthorizationRequest(r.Context(), u.Query())
+	return req.RedirectURI
+}
+
+// cspWithFormTargets returns the page's Content-Security-Policy with the
+// origins of targets added to form-action, and whether there were any.
+// Browsers apply form-action to every redirect that follows a form's
+// submission (CSP Level 3 §6.3.1), so a consent, a logout confirmation or a
+// sign-in that ends at an application needs the application's origin
+// there; other origins stay refused.
+func (h *Handler) cspWithFormTargets(targets []string) (string, bool) {
+	var sources []string
+	for _, t := range targets {
+		if src := cspSource(t); src != "" && !slices.Contains(sources, src) {
+			sources = append(sources, src)
+		}
+	}
+	if len(sources) == 0 {
+		return "", false
+	}
+	return strings.Replace(h.csp, "form-action ", "form-action "+strings.Join(sources, " ")+" ", 1), true
+}
+
+// cspSource is a CSP source expression for a URI: scheme://host[:port] for
+// http(s), "scheme:" for a native app's private-use scheme; "" for anything
+// that is not plainly one of those (nothing may break out of the header).
+func cspSource(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Scheme == "http" || u.Scheme == "https" {
+		src = u.Scheme + "://" + u.Host
+	}
+	for _, c := range src {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-+:/[]", c)) {
+			return ""
+		}
+	}
+	return src
 }

@@ -86,6 +86,9 @@ type pageData struct {
 	Apps    []appView
 
 	loc *catalog.Locale
+	// formTargets are origins a form on the page may end up at through
+	// redirects (an application's redirect URI), for form-action.
+	formTargets []string
 }
 
 // languageOption is one entry of the language picker.
@@ -181,6 +184,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, st int, name st
 		h.log.ErrorContext(r.Context(), "page render failed", "page", name, "err", err)
 		http.Error(w, d.loc.Message("Something went wrong on our side."), http.StatusInternalServerError)
 		return
+	}
+	if d.RedirectTo != "" {
+		d.formTargets = append(d.formTargets, h.continuationTarget(r, d.RedirectTo))
+	}
+	if csp, ok := h.cspWithFormTargets(d.formTargets); ok {
+		w.Header().Set("Content-Security-Policy", csp)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", d.Lang)
