@@ -17,6 +17,13 @@
 //     1280 px wide, with an index.html.
 //   - TestBrowserBranding: the binary with a product name, logo, colour,
 //     custom CSS, a template override and a text override.
+//   - TestBrowserOIDCFlow: an application signs a user in through the
+//     OpenID Connect provider (sign-in, consent, prompt=login, logout) with
+//     no Content Security Policy violation on the way.
+//
+// The TestBinaryOIDC tests play a relying party with coreos/go-oidc and
+// golang.org/x/oauth2 against the binary, including the OpenID Foundation's
+// Basic OP checks.
 //
 // Screenshots (and, in every browser test, one of the page at a failing
 // step) are test artifacts: keep them with
