@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -480,59 +479,11 @@ func checkNoMarkupInjected(t *testing.T, what, body, marker string) {
 	visit(doc)
 }
 
-// formBurst sends n form POSTs at the same instant, each on its own open
-// connection, and returns the replies in order (Burst sends JSON).
+// formBurst is Burst with form bodies.
 func formBurst(s *Server, n int, path string, form func(i int) url.Values, header ...string) []Reply {
 	s.t.Helper()
-	type racer struct {
-		hc  *http.Client
-		req *http.Request
-	}
-	racers := make([]racer, n)
-	for i := range racers {
-		tr := &http.Transport{MaxIdleConnsPerHost: 1}
-		s.t.Cleanup(tr.CloseIdleConnections)
-		hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-		if res, err := hc.Get(s.URL + "/healthz"); err != nil {
-			s.t.Fatalf("warm-up: %v", err)
-		} else {
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-		}
-		req, err := http.NewRequest("POST", s.URL+path, strings.NewReader(form(i).Encode()))
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for j := 0; j+1 < len(header); j += 2 {
-			req.Header.Set(header[j], header[j+1])
-		}
-		racers[i] = racer{hc, req}
-	}
-	replies, errs := make([]Reply, n), make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, r := range racers {
-		wg.Go(func() {
-			<-start
-			res, err := r.hc.Do(r.req)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer res.Body.Close()
-			b, err := io.ReadAll(res.Body)
-			replies[i], errs[i] = Reply{Status: res.StatusCode, Header: res.Header, Body: string(b)}, err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			s.t.Fatalf("racer %d: %v", i, err)
-		}
-	}
-	return replies
+	header = append(header, "Content-Type", "application/x-www-form-urlencoded")
+	return s.Burst(n, "POST", path, func(i int) string { return form(i).Encode() }, header...)
 }
 
 // database opens the server's SQLite file read-only, with the driver the

@@ -297,7 +297,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, req gatehouse.
 }
 
 // oauthLogout serves RP-initiated logout (OpenID Connect RP-Initiated
-// Logout 1.0): a request with an id_token_hint of the signed-in user signs
+// Logout 1.0): a request with an id_token_hint of the browser's session signs
 // out at once; any other asks first, with a form that posts the request
 // back with confirm=1. An invalid request is shown on a page, never
 // redirected.

@@ -196,3 +196,25 @@ func execOne(ctx context.Context, tx *Tx, query string, args ...any) (bool, erro
 	}
 	return n == 1, nil
 }
+
+// queryList runs query and scans each row with scan, for the List… methods:
+// the result is never nil, and every error names op.
+func queryList[T any](ctx context.Context, db *DB, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, errorf(op, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, errorf(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errorf(op, err)
+	}
+	return out, nil
+}

@@ -161,24 +161,7 @@ func (s *Store) OAuthClientByID(ctx context.Context, id string) (gatehouse.OAuth
 
 // ListOAuthClients returns every client ordered by ID (byte-wise).
 func (s *Store) ListOAuthClients(ctx context.Context) ([]gatehouse.OAuthClient, error) {
-	const op = "list oauth clients"
-	rows, err := s.db.Query(ctx, `SELECT `+clientColumns+` FROM oauth_clients ORDER BY id`)
-	if err != nil {
-		return nil, errorf(op, err)
-	}
-	defer rows.Close()
-	out := []gatehouse.OAuthClient{}
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, errorf(op, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, errorf(op, err)
-	}
-	return out, nil
+	return queryList(ctx, s.db, "list oauth clients", scanClient, `SELECT `+clientColumns+` FROM oauth_clients ORDER BY id`)
 }
 
 // UpdateOAuthClient replaces every field of the client with c.ID but ID and
@@ -239,25 +222,8 @@ func (s *Store) Consent(ctx context.Context, userID, clientID string) (gatehouse
 // Consents returns the user's consents, oldest first (by GrantedAt, then
 // client ID).
 func (s *Store) Consents(ctx context.Context, userID string) ([]gatehouse.OAuthConsent, error) {
-	const op = "consents"
-	rows, err := s.db.Query(ctx, `SELECT `+consentColumns+` FROM oauth_consents WHERE user_id = $1
+	return queryList(ctx, s.db, "consents", scanConsent, `SELECT `+consentColumns+` FROM oauth_consents WHERE user_id = $1
 		ORDER BY granted_at, client_id`, userID)
-	if err != nil {
-		return nil, errorf(op, err)
-	}
-	defer rows.Close()
-	out := []gatehouse.OAuthConsent{}
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, errorf(op, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, errorf(op, err)
-	}
-	return out, nil
 }
 
 // RevokeConsent deletes the user's consent to the client, every family of

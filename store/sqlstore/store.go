@@ -186,26 +186,10 @@ func (s *Store) UserCredentials(ctx context.Context, emailNormalized string) (ga
 // after afterID ("" for the first page). A limit of zero or less returns
 // an empty slice.
 func (s *Store) ListUsers(ctx context.Context, afterID string, limit int) ([]gatehouse.User, error) {
-	users := []gatehouse.User{}
 	if limit <= 0 {
-		return users, nil
+		return []gatehouse.User{}, nil
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-	if err != nil {
-		return nil, errorf("list users", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, errorf("list users", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, errorf("list users", err)
-	}
-	return users, nil
+	return queryList(ctx, s.db, "list users", func(r scanner) (gatehouse.User, error) { return scanUser(r) }, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 }
 
 // UpdateUserName sets the display name and UpdatedAt and returns the
@@ -445,25 +429,8 @@ func (s *Store) TouchSession(ctx context.Context, sessionID string, at time.Time
 // ListSessions returns the user's sessions, newest first (by CreatedAt,
 // then ID descending); expired ones included.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]gatehouse.Session, error) {
-	const op = "list sessions"
-	rows, err := s.db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE user_id = $1
+	return queryList(ctx, s.db, "list sessions", func(r scanner) (gatehouse.Session, error) { return scanSession(r) }, `SELECT `+sessionColumns+` FROM sessions WHERE user_id = $1
 		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, errorf(op, err)
-	}
-	defer rows.Close()
-	sessions := []gatehouse.Session{}
-	for rows.Next() {
-		ses, err := scanSession(rows)
-		if err != nil {
-			return nil, errorf(op, err)
-		}
-		sessions = append(sessions, ses)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, errorf(op, err)
-	}
-	return sessions, nil
 }
 
 // RevokeSession deletes one session of the user. Exactly one of N
