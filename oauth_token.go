@@ -162,11 +162,11 @@ func (a *Auth) checkClientAssertion(ctx context.Context, c OAuthClient, assertio
 const leeway = 30 * time.Second
 
 func keyFitsAlgorithm(alg string, key any) bool {
-	switch key.(type) {
+	switch key := key.(type) {
 	case *rsa.PublicKey:
 		return alg == string(jose.RS256) || alg == string(jose.PS256)
 	case *ecdsa.PublicKey:
-		return alg == string(jose.ES256) && key.(*ecdsa.PublicKey).Curve == elliptic.P256()
+		return alg == string(jose.ES256) && key.Curve == elliptic.P256()
 	case ed25519.PublicKey:
 		return alg == string(jose.EdDSA)
 	}
