@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -239,4 +243,91 @@ func BenchmarkSessionEndpoint(b *testing.B) {
 			b.Fatalf("status %d", w.code)
 		}
 	}
+}
+
+// benchRefreshChain registers a confidential client (client_secret_basic)
+// on auth, authorizes it for a new user's session through the core (PKCE),
+// exchanges the code, and returns the first refresh token and the Basic
+// Authorization header of the client.
+func benchRefreshChain(b *testing.B, auth *gatehouse.Auth) (refresh, basic string) {
+	ctx := context.Background()
+	// Signing keys exist before the first request, as serve makes them.
+	if _, err := auth.RotateKeys(ctx, false); err != nil {
+		b.Fatal(err)
+	}
+	res, err := auth.SignUp(ctx, gatehouse.SignUpInput{Email: "refresh@example.com", Password: "correct horse battery staple"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := auth.Authenticate(ctx, res.Token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const redirect = "https://app.example.com/callback"
+	c, clientSecret, err := auth.CreateClient(ctx, gatehouse.ClientSpec{Name: "Bench", FirstParty: true, RedirectURIs: []string{redirect}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier := strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	req, err := auth.ParseAuthorizationRequest(ctx, url.Values{
+		"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {redirect}, "scope": {"openid profile email offline_access"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	to, err := auth.Approve(ctx, req, p, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, _ := url.Parse(to)
+	tok, err := auth.Exchange(ctx, c, gatehouse.TokenRequest{GrantType: gatehouse.GrantAuthorizationCode, Code: u.Query().Get("code"), RedirectURI: redirect, CodeVerifier: verifier})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok.RefreshToken, "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(clientSecret)))
+}
+
+// benchRefreshGrant drives POST /auth/oauth2/token with a refresh_token
+// grant through the whole web handler, one chain: each request presents the
+// token the previous one returned, so every iteration rotates it (a write
+// transaction) and signs an access token and an RS256 ID token.
+func benchRefreshGrant(b *testing.B, store gatehouse.Store) {
+	auth := authtest.NewWithStore(b, store, gatehouse.Config{})
+	refresh, basic := benchRefreshChain(b, auth)
+	h := web.New(auth, web.WithMetrics(prometheus.NewRegistry()))
+	var out struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/auth/oauth2/token", strings.NewReader("grant_type=refresh_token&refresh_token="+url.QueryEscape(refresh)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", basic)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		out.RefreshToken = ""
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.RefreshToken == "" {
+			b.Fatalf("no refresh_token in %s (%v)", w.Body, err)
+		}
+		refresh = out.RefreshToken
+	}
+}
+
+// BenchmarkRefreshGrant measures the token endpoint's refresh_token grant
+// on SQLite: what `gatehouse bench`'s refresh_grant scenario costs the
+// server besides net/http and the access log (and the client's decoding of
+// the answer, counted here).
+func BenchmarkRefreshGrant(b *testing.B) {
+	benchRefreshGrant(b, authtest.Store(b))
+}
+
+// BenchmarkRefreshGrantPostgres is the same on PostgreSQL
+// (GATEHOUSE_TEST_POSTGRES), over loopback.
+func BenchmarkRefreshGrantPostgres(b *testing.B) {
+	benchRefreshGrant(b, testpg.Store(b))
 }

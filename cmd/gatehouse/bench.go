@@ -36,7 +36,7 @@ type benchCmd struct {
 	SeedUsers   int           `name:"seed-users" default:"1000000" help:"Users in the database before the scenarios, each with one live session."`
 	DatabaseURL string        `name:"database-url" placeholder:"postgres://…" help:"Measure on PostgreSQL: a temporary database is created on this server and dropped afterwards (the role needs CREATEDB). Default: SQLite in a temporary directory."`
 	RedisURL    string        `name:"redis-url" placeholder:"redis://…" help:"Share rate limits and cache invalidations through this Redis, under a temporary key prefix removed afterwards."`
-	Scenario    []string      `name:"scenario" placeholder:"NAME" help:"Run only these scenarios (repeatable): baseline, session_cookie, session_cookie_cold, session_bearer, protected_page, sign_in, sign_up, flood."`
+	Scenario    []string      `name:"scenario" placeholder:"NAME" help:"Run only these scenarios (repeatable): baseline, session_cookie, session_cookie_cold, session_bearer, protected_page, sign_in, sign_up, flood, refresh_grant."`
 	Starts      int           `default:"5" help:"Times gatehouse serve is started on the seeded database to measure readiness and idle memory (0 skips)."`
 	JSON        bool          `name:"json" help:"Print the report as JSON instead of a table."`
 	CPUProfile  string        `name:"cpu-profile" type:"path" placeholder:"FILE" help:"Write a CPU profile of the scenarios (server and load generator) to FILE, for go tool pprof."`
@@ -62,7 +62,7 @@ Examples:
 }
 
 // benchScenarios are the scenarios in the order they run.
-var benchScenarios = []string{"baseline", "session_cookie", "session_cookie_cold", "session_bearer", "protected_page", "sign_in", "sign_up", "flood"}
+var benchScenarios = []string{"baseline", "session_cookie", "session_cookie_cold", "session_bearer", "protected_page", "sign_in", "sign_up", "flood", "refresh_grant"}
 
 // benchEnvPassThrough are the settings bench takes from its environment.
 var benchEnvPassThrough = []string{"PASSWORD_HASH_MEMORY_KIB", "PASSWORD_HASH_ITERATIONS", "PASSWORD_HASH_PARALLELISM"}

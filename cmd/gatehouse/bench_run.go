@@ -153,6 +153,17 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		s, flood, refused := b.flood(ctx, closed, 2*signInRate, get(b.url+base+"/api/session", hotCookie, 200))
 		rep.Scenarios = append(rep.Scenarios, s.flooded(quiet, flood, refused, 2*signInRate))
 	}
+	if want("refresh_grant") {
+		// Every grant rotates its refresh token, a write transaction
+		// (on SQLite through the single writer), and signs an ID token.
+		// Informational: no target yet.
+		call, err := b.refreshGrant(ctx, client, c.Concurrency, hot)
+		if err != nil {
+			return nil, err
+		}
+		s := measure("refresh_grant", "POST "+base+"/oauth2/token refresh_token grant (confidential client, rotation)", closed, call)
+		rep.Scenarios = append(rep.Scenarios, s.against("baseline", ref.PerSecond, "", 0))
+	}
 	return rep, nil
 }
 

@@ -61,13 +61,16 @@ func TestBenchTable(t *testing.T) {
 	met := true
 	r := &benchReport{
 		Machine: benchMachine{CPUs: 2, GOMAXPROCS: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8"}, Backend: "SQLite", Users: 10, Concurrency: 4, Duration: "1s",
-		Argon2:    benchArgon2{Workers: 1, MemoryKiB: 19456, Iterations: 2, Parallelism: 1, HashesPerSecond: 30},
-		Scenarios: []benchScenario{{Name: "sign_in", What: "POST", PerSecond: 25, Reference: "argon2id ceiling", Ratio: 0.83, Target: "≥ 0.80× ceiling", Met: &met, ErrorKinds: map[string]int{"status 503, want 200": 2}}},
-		Startup:   &benchStartup{Starts: 3, Ready: millis(90 * time.Millisecond), ReadyMax: millis(120 * time.Millisecond), IdleRSSMiB: 31.5, ReadyMet: true, RSSMet: true},
+		Argon2: benchArgon2{Workers: 1, MemoryKiB: 19456, Iterations: 2, Parallelism: 1, HashesPerSecond: 30},
+		Scenarios: []benchScenario{
+			{Name: "sign_in", What: "POST", PerSecond: 25, Reference: "argon2id ceiling", Ratio: 0.83, Target: "≥ 0.80× ceiling", Met: &met, ErrorKinds: map[string]int{"status 503, want 200": 2}},
+			{Name: "refresh_grant", What: "POST /auth/oauth2/token", PerSecond: 412.4, Reference: "baseline", Ratio: 0.02, ErrorKinds: map[string]int{"status 400, want 200: invalid_grant": 1}},
+		},
+		Startup: &benchStartup{Starts: 3, Ready: millis(90 * time.Millisecond), ReadyMax: millis(120 * time.Millisecond), IdleRSSMiB: 31.5, ReadyMet: true, RSSMet: true},
 	}
 	var b bytes.Buffer
 	r.writeTable(&b)
-	for _, want := range []string{"argon2id ceiling: 30.0 hashes/s (1 worker(s), 19456 KiB, t=2, p=1)", "sign_in", "0.83×", "met", "2× status 503, want 200", "ready after exec: 90.00ms median, 120.00ms slowest", "31.5 MiB"} {
+	for _, want := range []string{"argon2id ceiling: 30.0 hashes/s (1 worker(s), 19456 KiB, t=2, p=1)", "sign_in", "0.83×", "met", "2× status 503, want 200", "refresh_grant: POST /auth/oauth2/token; 412 grants/s", "1× status 400, want 200: invalid_grant", "ready after exec: 90.00ms median, 120.00ms slowest", "31.5 MiB"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

@@ -76,7 +76,7 @@ type cli struct {
 	Audit   auditCmd   `cmd:"" help:"Read the audit log: gatehouse audit [--type …] [--user …] [--since 24h]; gatehouse audit export > events.jsonl."`
 	Keys    keysCmd    `cmd:"" help:"Token signing keys: gatehouse keys list; gatehouse keys rotate."`
 	Clients clientsCmd `cmd:"" help:"Applications registered with the OpenID Connect provider: create, list, show, update, delete, rotate-secret."`
-	Bench   benchCmd   `cmd:"" help:"Measure this machine: session checks, access tokens, sign-in and sign-up against a bare net/http handler and the argon2id ceiling."`
+	Bench   benchCmd   `cmd:"" help:"Measure this machine: session checks, access tokens, sign-in, sign-up and OIDC refresh grants against a bare net/http handler and the argon2id ceiling."`
 	Version versionCmd `cmd:"" help:"Print the version of this binary."`
 }
 
