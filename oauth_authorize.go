@@ -117,9 +117,11 @@ func (a *Auth) ParseAuthorizationRequest(ctx context.Context, q url.Values) (Aut
 		}
 	}
 	req.State = q.Get("state")
-	if len(req.State) > 2000 {
+	if len(req.State) > 2000 || !utf8.ValidString(req.State) || strings.ContainsFunc(req.State, isControl) {
+		// Not echoed: a state a browser's form would alter (CR LF) or that
+		// could not travel back intact.
 		req.State = ""
-		return req, oauthErr("invalid_request", "The state parameter is longer than 2000 characters.")
+		return req, oauthErr("invalid_request", "The state parameter must be at most 2000 printable characters.")
 	}
 	switch {
 	case q.Get("request") != "":
@@ -293,11 +295,16 @@ func (a *Auth) NextAuthorizationStep(ctx context.Context, req AuthorizationReque
 		}
 		return StepSignIn, nil
 	}
-	if req.Client.FirstParty || req.Prompt != "consent" && a.consented(ctx, p.User.ID, req) {
+	if req.Client.FirstParty {
 		return StepIssue, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
+	if req.Prompt != "consent" {
+		switch ok, err := a.consented(ctx, p.User.ID, req); {
+		case err != nil:
+			return 0, err
+		case ok:
+			return StepIssue, nil
+		}
 	}
 	if req.Prompt == "none" {
 		return 0, oauthErr("consent_required", "The user must allow this application first.")
@@ -326,18 +333,21 @@ func (a *Auth) needsSignIn(req AuthorizationRequest, p *Principal) bool {
 }
 
 // consented reports whether the user allowed the client every requested
-// scope before. A store failure reads as "not yet": the user is asked again.
-func (a *Auth) consented(ctx context.Context, userID string, req AuthorizationRequest) bool {
+// scope before.
+func (a *Auth) consented(ctx context.Context, userID string, req AuthorizationRequest) (bool, error) {
 	c, err := a.store.Consent(ctx, userID, req.Client.ID)
-	if err != nil {
-		return false
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, internalError("load consent", err)
 	}
 	for _, s := range req.Scopes {
 		if !slices.Contains(c.Scopes, s) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 // SignInContinuation returns the query of the authorization request to come

@@ -381,6 +381,7 @@ func TestOAuthAuthorizationRequestErrors(t *testing.T) {
 		{"request_uri", func(q url.Values) { q.Set("request_uri", "https://evil.example/r") }, "request_uri_not_supported", true},
 		{"form_post", func(q url.Values) { q.Set("response_mode", "form_post") }, "invalid_request", true},
 		{"repeated state", func(q url.Values) { q.Add("state", "b") }, "invalid_request", true},
+		{"state with CR LF", func(q url.Values) { q.Set("state", "a\r\nb") }, "invalid_request", true},
 		{"bad prompt", func(q url.Values) { q.Set("prompt", "none login") }, "invalid_request", true},
 		{"bad max_age", func(q url.Values) { q.Set("max_age", "-1") }, "invalid_request", true},
 		{"forged id_token_hint", func(q url.Values) { q.Set("id_token_hint", "e30.e30.c2ln") }, "invalid_request", true},
