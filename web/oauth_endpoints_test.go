@@ -36,10 +36,7 @@ import (
 // TestOAuthEndpoints runs the provider's endpoint contract on every
 // backend.
 func TestOAuthEndpoints(t *testing.T) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, backend)
-	}{
+	runOnBackends(t, []backendCase{
 		{"TokenAuthMethods", testOAuthTokenAuthMethods},
 		{"TokenRequestErrors", testOAuthTokenRequestErrors},
 		{"TokenStorageDown", testOAuthTokenStorageDown},
@@ -54,17 +51,7 @@ func TestOAuthEndpoints(t *testing.T) {
 		{"Revocation", testOAuthRevocation},
 		{"CrossOrigin", testOAuthCrossOrigin},
 		{"ClientsAdmin", testClientsAdmin},
-	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.fn(t, b)
-				})
-			}
-		})
-	}
+	})
 }
 
 const (

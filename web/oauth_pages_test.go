@@ -26,10 +26,7 @@ import (
 
 // TestOAuthPages runs the provider's page contract on every backend.
 func TestOAuthPages(t *testing.T) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, backend)
-	}{
+	runOnBackends(t, []backendCase{
 		{"UnsafeRedirectsRefused", testAuthorizeUnsafeRedirects},
 		{"LoopbackPorts", testAuthorizeLoopbackPorts},
 		{"SignInThenCode", testAuthorizeSignInThenCode},
@@ -41,17 +38,7 @@ func TestOAuthPages(t *testing.T) {
 		{"FormPost", testAuthorizeFormPost},
 		{"Logout", testRPLogout},
 		{"ConnectedApps", testConnectedApps},
-	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.fn(t, b)
-				})
-			}
-		})
-	}
+	})
 }
 
 const (

@@ -46,12 +46,29 @@ var backends = []backend{
 	{"postgres", func(t testing.TB) gatehouse.Store { return testpg.Store(t) }},
 }
 
+// backendCase is one test of a contract that runs on every backend.
+type backendCase struct {
+	name string
+	fn   func(*testing.T, backend)
+}
+
+// runOnBackends runs every case on every backend, the cases in parallel.
+func runOnBackends(t *testing.T, cases []backendCase) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.fn(t, b)
+				})
+			}
+		})
+	}
+}
+
 // TestContract runs the HTTP contract on every backend.
 func TestContract(t *testing.T) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, backend)
-	}{
+	runOnBackends(t, []backendCase{
 		{"SignUpSignInSignOut", testSignUpSignInSignOut},
 		{"ProductionCookie", testProductionCookie},
 		{"SignUpValidationAndConflict", testSignUpValidationAndConflict},
@@ -100,17 +117,7 @@ func TestContract(t *testing.T) {
 		{"BearerRevocation", testBearerRevocation},
 		{"BearerOtherDeployment", testBearerOtherDeployment},
 		{"BearerFailsClosed", testBearerFailsClosed},
-	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.fn(t, b)
-				})
-			}
-		})
-	}
+	})
 }
 
 // newEnv starts an edge over b with cfg. Rate limits and the account
